@@ -1,0 +1,354 @@
+"""HTTP routes of the complaints service: parse, authorise, call the application, map errors.
+
+Writes run in the thread pool (the event store is synchronous), accept an
+`Idempotency-Key`, and honour `If-Match` on an existing complaint.
+"""
+
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated, Any, cast
+from uuid import UUID
+
+import isodate
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from services.complaints.application import (
+    ComplaintNotFound,
+    ComplaintsApplication,
+    Conflict,
+    PreconditionFailed,
+    case_id,
+)
+from services.complaints.domain.complaint import Actor, Complaint
+from services.complaints.domain.errors import (
+    ActionNotAllowed,
+    CommandRejected,
+    InvalidValue,
+    NotPermitted,
+)
+from services.complaints.domain.policy import PolicyError, SlaPolicy
+from services.complaints.domain.workflow import Action
+from services.complaints.queue import QueueFilter, WorkQueue
+from services.complaints.representation import complaint_view, history_item
+from services.complaints.schemas import (
+    Accept,
+    Close,
+    ComplaintView,
+    Confirm,
+    Dispute,
+    Escalate,
+    History,
+    Investigate,
+    NewComplaint,
+    Note,
+    Pause,
+    PolicyView,
+    QueuePage,
+    Reopen,
+    Resolve,
+    Resume,
+    Transfer,
+    Withdraw,
+)
+from services.kernel.auth import Principal, Role, require
+from services.kernel.idempotency import IdempotencyStore, StoredResponse, fingerprint
+from services.kernel.problems import PROBLEM_JSON, Problem
+
+router = APIRouter(prefix="/v1")
+
+READERS = (Role.AGENT, Role.SUPERVISOR, Role.REGULATOR, Role.SERVICE, Role.ADMIN)
+WORKERS = (Role.AGENT, Role.SUPERVISOR)
+SUPERVISORS = (Role.SUPERVISOR,)
+
+ACTION_BODIES: dict[Action, type[BaseModel]] = {
+    Action.ACCEPT: Accept,
+    Action.TRANSFER: Transfer,
+    Action.INVESTIGATE: Investigate,
+    Action.RESOLVE: Resolve,
+    Action.CONFIRM: Confirm,
+    Action.DISPUTE: Dispute,
+    Action.REOPEN: Reopen,
+    Action.ESCALATE: Escalate,
+    Action.CLOSE: Close,
+    Action.WITHDRAW: Withdraw,
+    Action.NOTES: Note,
+    Action.PAUSE: Pause,
+    Action.RESUME: Resume,
+}
+ACTION_ROLES: dict[Action, tuple[Role, ...]] = {
+    Action.CLOSE: SUPERVISORS,
+    Action.ESCALATE: SUPERVISORS,
+}
+
+
+def _app(request: Request) -> ComplaintsApplication:
+    app: ComplaintsApplication = request.app.state.complaints
+    return app
+
+
+def _queue(request: Request) -> WorkQueue:
+    queue: WorkQueue = request.app.state.queue
+    return queue
+
+
+def _actor(principal: Principal) -> Actor:
+    return Actor(id=principal.id, role=principal.role.value)
+
+
+def _etag(complaint: Complaint) -> str:
+    return f'"{complaint.version}"'
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    found = re.fullmatch(r'\s*(?:W/)?"?(\d+)"?\s*', if_match)
+    if not found:
+        raise Problem(400, "Bad Request", "If-Match must be an ETag returned by this service.")
+    return int(found.group(1))
+
+
+def _problem_for(exc: Exception) -> Problem:
+    if isinstance(exc, ComplaintNotFound):
+        return Problem(404, "Not Found", "No such complaint.")
+    if isinstance(exc, ActionNotAllowed):
+        return Problem(
+            409,
+            "Action not allowed",
+            str(exc),
+            type="/problems/action-not-allowed",
+            status_name=exc.status,
+            action=exc.action,
+            allowed_actions=exc.allowed,
+        )
+    if isinstance(exc, CommandRejected | Conflict):
+        return Problem(409, "Conflict", str(exc))
+    if isinstance(exc, PreconditionFailed):
+        return Problem(412, "Precondition Failed", str(exc), current_version=exc.actual)
+    if isinstance(exc, InvalidValue | PolicyError):
+        return Problem(422, "Invalid request", str(exc))
+    if isinstance(exc, NotPermitted):
+        return Problem(403, "Forbidden", str(exc))
+    raise exc
+
+
+def _complaint_response(complaint: Complaint, status: int = 200) -> JSONResponse:
+    headers = {"ETag": _etag(complaint)}
+    if status == 201:
+        headers["Location"] = f"/v1/complaints/{complaint.id}"
+    return JSONResponse(jsonable_encoder(complaint_view(complaint)), status, headers=headers)
+
+
+async def _write(
+    request: Request, principal: Principal, operation: Callable[[], Complaint], status: int
+) -> Response:
+    """Run a write once per Idempotency-Key, record it in the queue, and answer."""
+    store: IdempotencyStore = request.app.state.idempotency
+    key = request.headers.get("Idempotency-Key")
+    if key is not None:
+        print_ = fingerprint(request.method, request.url.path, await request.body())
+        stored = await run_in_threadpool(store.claim, principal.id, key, print_)
+        if stored is not None:
+            headers = {**stored.headers, "Idempotent-Replayed": "true"}
+            media = PROBLEM_JSON if stored.status >= 400 else "application/json"
+            return JSONResponse(stored.body, stored.status, headers=headers, media_type=media)
+    try:
+        complaint = await run_in_threadpool(operation)
+        await run_in_threadpool(_queue(request).record, complaint)
+        response: JSONResponse = _complaint_response(complaint, status)
+    except Exception as exc:
+        try:
+            problem = _problem_for(exc)
+        except Exception:
+            if key is not None:
+                await run_in_threadpool(store.release, principal.id, key)
+            raise
+        response = JSONResponse(
+            problem.body(request.url.path), problem.status, media_type=PROBLEM_JSON
+        )
+    if key is not None:
+        body = json.loads(bytes(response.body))
+        kept = {k: v for k, v in response.headers.items() if k.lower() in ("etag", "location")}
+        await run_in_threadpool(
+            store.complete, principal.id, key, StoredResponse(response.status_code, body, kept)
+        )
+    return response
+
+
+async def _read(operation: Callable[[], Any]) -> Any:
+    try:
+        return await run_in_threadpool(operation)
+    except Exception as exc:
+        raise _problem_for(exc) from exc
+
+
+@router.post(
+    "/complaints",
+    status_code=201,
+    response_model=ComplaintView,
+    tags=["complaints"],
+    summary="Register a complaint; the caller becomes its owner",
+)
+async def register_complaint(
+    request: Request,
+    body: NewComplaint,
+    principal: Annotated[Principal, Depends(require(*WORKERS))],
+) -> Response:
+    """Register a complaint received from a customer (S-1, S-4)."""
+    app = _app(request)
+
+    def operation() -> Complaint:
+        if body.received_at is not None and body.received_at > app.clock.now():
+            raise InvalidValue("'received_at' may not be in the future.")
+        return app.register(
+            _actor(principal),
+            customer=body.customer.model_dump(),
+            channel=body.channel,
+            description=body.description,
+            category=body.category,
+            received_at=body.received_at,
+        )
+
+    return await _write(request, principal, operation, 201)
+
+
+@router.get("/complaints", response_model=QueuePage, tags=["complaints"])
+async def list_complaints(
+    request: Request,
+    _: Annotated[Principal, Depends(require(*READERS))],
+    status: str | None = None,
+    owner: str | None = None,
+    assignee: str | None = None,
+    category: str | None = None,
+    breached: bool | None = None,
+    due_before: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Work queues, from the projection table, paginated by cursor."""
+    query = QueueFilter(status, owner, assignee, category, breached, due_before)
+    try:
+        rows, next_cursor = await run_in_threadpool(_queue(request).list, query, limit, cursor)
+    except ValueError as exc:
+        raise Problem(400, "Bad Request", str(exc)) from exc
+    return {"items": rows, "next_cursor": next_cursor}
+
+
+@router.get(
+    "/complaints/by-number/{case_number}", response_model=ComplaintView, tags=["complaints"]
+)
+async def get_by_case_number(
+    request: Request, case_number: str, _: Annotated[Principal, Depends(require(*READERS))]
+) -> Response:
+    """A complaint by the case number the customer was given."""
+    complaint = await _read(lambda: _app(request).get(case_id(case_number)))
+    return _complaint_response(complaint)
+
+
+@router.get("/complaints/{complaint_id}", response_model=ComplaintView, tags=["complaints"])
+async def get_complaint(
+    request: Request,
+    complaint_id: UUID,
+    _: Annotated[Principal, Depends(require(*READERS))],
+    as_of: Annotated[AwareDatetime | None, Query(description="RFC 3339 instant")] = None,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """A complaint now, or as it was at `as_of` or `version` (S-6)."""
+    if as_of is not None and version is not None:
+        raise Problem(400, "Bad Request", "Give at most one of 'as_of' and 'version'.")
+    app = _app(request)
+
+    def operation() -> Complaint:
+        if as_of is not None:
+            return app.get_as_of(complaint_id, as_of)
+        complaint = app.get(complaint_id, version=version)
+        if version is not None and complaint.version != version:
+            raise ComplaintNotFound(f"{complaint_id} has no version {version}")
+        return complaint
+
+    return _complaint_response(await _read(operation))
+
+
+@router.get("/complaints/{complaint_id}/history", response_model=History, tags=["complaints"])
+async def get_history(
+    request: Request, complaint_id: UUID, _: Annotated[Principal, Depends(require(*READERS))]
+) -> dict[str, Any]:
+    """The case file: every event in order, with who, when and why."""
+    events = await _read(lambda: _app(request).history(complaint_id))
+    return {
+        "complaint_id": str(complaint_id),
+        "case_number": getattr(events[0], "case_number", ""),
+        "events": [history_item(e) for e in events],
+    }
+
+
+def _action_route(action: Action, model: type[BaseModel]) -> None:
+    roles = ACTION_ROLES.get(action, WORKERS)
+
+    async def handler(
+        request: Request,
+        complaint_id: UUID,
+        body: model,  # type: ignore[valid-type]
+        principal: Annotated[Principal, Depends(require(*roles))],
+        if_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        expected = _expected_version(if_match)
+        params = cast(BaseModel, body).model_dump()
+        app = _app(request)
+        return await _write(
+            request,
+            principal,
+            lambda: app.act(complaint_id, action, _actor(principal), params, expected),
+            200,
+        )
+
+    handler.__name__ = f"{action.value}_complaint"
+    handler.__doc__ = model.__doc__
+    router.add_api_route(
+        f"/complaints/{{complaint_id}}/{action.value}",
+        handler,
+        methods=["POST"],
+        response_model=ComplaintView,
+        tags=["workflow"],
+        summary=f"{action.value.capitalize()}: {model.__doc__}",
+    )
+
+
+for _action, _model in ACTION_BODIES.items():
+    _action_route(_action, _model)
+
+
+def _policy_view(policy: SlaPolicy) -> dict[str, Any]:
+    def iso(td: timedelta) -> str:
+        return str(isodate.duration_isoformat(td))
+
+    return {
+        "id": policy.id,
+        "version": policy.version,
+        "effective_from": policy.effective_from,
+        "source": policy.source,
+        "calendar": policy.calendar,
+        "warning_at": policy.warning_at,
+        "pausable": sorted(policy.pausable),
+        "milestones": {k: iso(v) for k, v in policy.milestones.items()},
+        "categories": {
+            c: {k: iso(v) for k, v in m.items()} for c, m in policy.category_milestones.items()
+        },
+        "retention_after_close": iso(policy.retention_after_close)
+        if policy.retention_after_close
+        else None,
+    }
+
+
+@router.get("/policies", response_model=list[PolicyView], tags=["policies"])
+async def list_policies(
+    request: Request, _: Annotated[Principal, Depends(require(*READERS))]
+) -> list[dict[str, Any]]:
+    """Every SLA policy version known to the service (S-3)."""
+    return [_policy_view(p) for p in _app(request).policies.policies()]

@@ -1,0 +1,1 @@
+"""The complaints domain: workflow, SLA policy and the business clock (pure Python)."""

@@ -1,0 +1,1 @@
+"""Shipped SLA policy data (TOML files, loaded as package data)."""

@@ -1,0 +1,1 @@
+"""Shipped business calendars (TOML files, loaded as package data)."""

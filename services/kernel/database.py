@@ -1,0 +1,68 @@
+"""SQLAlchemy engines for SQLite (the default) and PostgreSQL.
+
+Each service owns one database, named by one URL. SQLite runs in WAL mode
+with a busy timeout so a web worker and a background task can share a file;
+PostgreSQL URLs are driven by psycopg 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Map a plain `postgresql://` URL onto the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether the URL names an SQLite database."""
+    return make_url(url).drivername.startswith("sqlite")
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of an SQLite URL."""
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        raise ValueError("An SQLite database must be a file, one per service.")
+    return Path(database)
+
+
+def create_database_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`, tuned for its backend."""
+    if is_sqlite(url):
+        path = sqlite_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            sqlalchemy_url(url),
+            connect_args={"check_same_thread": False, "timeout": 30},
+            **kwargs,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # Let pysqlite open no implicit transactions; SQLAlchemy emits BEGIN itself
+            # so that the whole unit of work is one transaction.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            # IMMEDIATE takes the write lock up front, so two writers queue on the
+            # busy timeout instead of failing with "database is locked" mid-transaction.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(sqlalchemy_url(url), **kwargs)

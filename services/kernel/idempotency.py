@@ -1,0 +1,127 @@
+"""Idempotent writes: the same `Idempotency-Key` and body replay the first response.
+
+A key is claimed before the write runs (a unique row per caller and key), so
+two concurrent requests with one key cannot both write: the second is told
+the first is still in progress. The response is stored when the write ends;
+a claim left behind by a crash is released after `stale_after` seconds.
+Server errors are not stored, so the client can retry them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, Text, delete, select
+from sqlalchemy.exc import IntegrityError
+
+from services.kernel.problems import Problem
+
+metadata = MetaData()
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("principal", String(200), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", Integer),
+    Column("body", Text),
+    Column("headers", Text),
+    Column("created_at", Float, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """A response kept for replay."""
+
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """What makes two requests 'the same': method, path and body."""
+    digest = hashlib.sha256()
+    digest.update(method.encode())
+    digest.update(b"\0")
+    digest.update(path.encode())
+    digest.update(b"\0")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+class IdempotencyStore:
+    """Claims keys and keeps responses in the service's database."""
+
+    def __init__(self, engine: Engine, stale_after: float = 60.0) -> None:
+        self.engine = engine
+        self.stale_after = stale_after
+        metadata.create_all(engine, checkfirst=True)
+
+    def claim(self, principal: str, key: str, print_: str) -> StoredResponse | None:
+        """Claim `key`; returns the stored response when the request is a replay."""
+        if len(key) > 200:
+            raise Problem(400, "Bad Request", "The Idempotency-Key is longer than 200 characters.")
+        now = time.time()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    idempotency_keys.insert().values(
+                        principal=principal, key=key, fingerprint=print_, created_at=now
+                    )
+                )
+            return None
+        except IntegrityError:
+            pass
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(idempotency_keys).where(
+                    idempotency_keys.c.principal == principal, idempotency_keys.c.key == key
+                )
+            ).first()
+        if row is None:  # Released in between: try once more.
+            return self.claim(principal, key, print_)
+        if row.fingerprint != print_:
+            raise Problem(
+                422,
+                "Idempotency key reused",
+                "This Idempotency-Key was used with a different request.",
+            )
+        if row.status is None:
+            if now - row.created_at > self.stale_after:
+                self.release(principal, key)
+                return self.claim(principal, key, print_)
+            raise Problem(
+                409,
+                "Request in progress",
+                "A request with this Idempotency-Key is still being processed.",
+                headers={"Retry-After": "1"},
+            )
+        return StoredResponse(row.status, json.loads(row.body), json.loads(row.headers))
+
+    def complete(self, principal: str, key: str, response: StoredResponse) -> None:
+        """Keep the response of a claimed key."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                idempotency_keys.update()
+                .where(idempotency_keys.c.principal == principal, idempotency_keys.c.key == key)
+                .values(
+                    status=response.status,
+                    body=json.dumps(response.body, ensure_ascii=False),
+                    headers=json.dumps(response.headers),
+                )
+            )
+
+    def release(self, principal: str, key: str) -> None:
+        """Forget a claim whose request failed, so it can be retried."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(idempotency_keys).where(
+                    idempotency_keys.c.principal == principal, idempotency_keys.c.key == key
+                )
+            )
