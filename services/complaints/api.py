@@ -34,6 +34,7 @@ from services.complaints.domain.errors import (
 )
 from services.complaints.domain.policy import PolicyError, SlaPolicy
 from services.complaints.domain.workflow import Action
+from services.complaints.feed import Feed
 from services.complaints.queue import QueueFilter, WorkQueue
 from services.complaints.representation import complaint_view, history_item
 from services.complaints.schemas import (
@@ -322,6 +323,55 @@ def _action_route(action: Action, model: type[BaseModel]) -> None:
 
 for _action, _model in ACTION_BODIES.items():
     _action_route(_action, _model)
+
+
+@router.get("/complaints/{complaint_id}/contact", tags=["complaints"])
+async def read_contact(
+    request: Request,
+    complaint_id: UUID,
+    principal: Annotated[Principal, Depends(require(Role.AGENT, Role.SUPERVISOR, Role.SERVICE))],
+    purpose: Annotated[str, Query(min_length=3, max_length=200)],
+) -> dict[str, Any]:
+    """The customer's clear contact details; the read itself is recorded (S-11).
+
+    Served to the owner, the assignee, supervisors and the `service` role.
+    """
+    app = _app(request)
+
+    def operation() -> Complaint:
+        complaint = app.get(complaint_id)
+        if principal.has(Role.SUPERVISOR, Role.SERVICE):
+            pass
+        elif principal.id != complaint.owner and (
+            complaint.assignee is None or complaint.assignee.get("id") != principal.id
+        ):
+            raise NotPermitted("Only the owner, the assignee or a supervisor may read the contact.")
+        return app.read_contact(complaint_id, _actor(principal), purpose)
+
+    complaint = await _read(operation)
+    await run_in_threadpool(_queue(request).record, complaint)
+    return {
+        "complaint_id": str(complaint.id),
+        "case_number": complaint.case_number,
+        "customer": dict(complaint.customer),
+    }
+
+
+@router.get("/events", tags=["feed"])
+async def read_feed(
+    request: Request,
+    _: Annotated[Principal, Depends(require(Role.SERVICE, Role.REGULATOR, Role.ADMIN))],
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    wait: Annotated[float, Query(ge=0, le=60)] = 0,
+) -> dict[str, Any]:
+    """Events after position `after`, in commit order; `wait` long-polls for new ones."""
+    feed: Feed = request.app.state.feed
+    if wait > 0:
+        await feed.wait_beyond(after, min(wait, request.app.state.settings.feed_max_wait_seconds))
+    items, last = await run_in_threadpool(feed.page, after, limit)
+    head = await run_in_threadpool(feed.head)
+    return {"items": items, "last_position": last, "head": max(head, last)}
 
 
 def _policy_view(policy: SlaPolicy) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from services.complaints import api
 from services.complaints.application import ComplaintsApplication, event_store_env
 from services.complaints.domain.clock import Clock
 from services.complaints.domain.policy import PolicyBook
+from services.complaints.feed import Feed
 from services.complaints.monitor import DeadlineMonitor
 from services.complaints.queue import WorkQueue
 from services.complaints.settings import ComplaintsSettings
@@ -70,8 +71,11 @@ def create_app(
         alarms,
     )
 
+    feed = Feed(complaints)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        feed.bind(asyncio.get_running_loop())
         task = asyncio.create_task(monitor.run()) if settings.monitor_enabled else None
         try:
             yield
@@ -104,6 +108,7 @@ def create_app(
     app.state.settings = settings
     app.state.complaints = complaints
     app.state.queue = queue
+    app.state.feed = feed
     app.state.monitor = monitor
     app.state.idempotency = IdempotencyStore(engine)
     app.include_router(api.router)

@@ -192,6 +192,13 @@ class ComplaintsApplication(Application[UUID]):
         self._save_or_conflict(complaint)
         return complaint
 
+    def read_contact(self, complaint_id: UUID, actor: Actor, purpose: str) -> Complaint:
+        """The complaint, after recording that `actor` reads its clear contact."""
+        complaint = self.get(complaint_id)
+        complaint.record_contact_read(actor, self.clock.now(), purpose=purpose)
+        self._save_or_conflict(complaint)
+        return complaint
+
     def raise_sla_events(self, complaint_id: UUID) -> list[str]:
         """Record the warnings and breaches now due on one complaint."""
         complaint = self.get(complaint_id)

@@ -195,6 +195,11 @@ class Complaint(Aggregate):
 
         text: str
 
+    class ContactRead(Event):
+        """Someone read the customer's clear contact details, for a stated purpose (S-11)."""
+
+        purpose: str
+
     class Paused(Event):
         """The clocks were paused while awaiting the customer."""
 
@@ -500,6 +505,10 @@ class Complaint(Aggregate):
         """Add a note to the case file."""
         self._check(Action.NOTES)
         self.trigger_event(self.NoteAdded, timestamp=at, actor=actor.as_dict(), text=text)
+
+    def record_contact_read(self, actor: Actor, at: datetime, *, purpose: str) -> None:
+        """Put a read of the clear contact details on record."""
+        self.trigger_event(self.ContactRead, timestamp=at, actor=actor.as_dict(), purpose=purpose)
 
     def pause(
         self, actor: Actor, at: datetime, *, reason: str, policy: SlaPolicy, calendar: Calendar

@@ -1,0 +1,1 @@
+"""The test suite: unit, integration (real HTTP, real databases) and end-to-end."""
