@@ -78,9 +78,7 @@ def postgres_database() -> Iterator[Callable[[], str]]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Callable[[str], str]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
     """A factory of fresh database URLs for one backend, per parametrised run.
 
     Call it with a service name; on SQLite each service gets its own file.

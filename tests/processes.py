@@ -50,8 +50,12 @@ class ServiceProcess:
         env = {**os.environ, **self.env}
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{self.name}", "--host", "127.0.0.1"]
-            + ["--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                f"services.{self.name}",
+                *("--host", "127.0.0.1", "--port", str(self.port)),
+            ],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -69,7 +73,9 @@ class ServiceProcess:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"{self.name} did not become healthy: {self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(
+            f"{self.name} did not become healthy: {self.log_path.read_text()[-3000:]}"
+        )
 
     def kill(self) -> None:
         """SIGKILL: the process gets no chance to clean up."""

@@ -77,7 +77,7 @@ class MemoryNodeStore:
 
 def _split(size: int) -> int:
     """Return the largest power of two strictly below ``size`` (``size >= 2``)."""
-    return 1 << (size.bit_length() - 1)
+    return 1 << ((size - 1).bit_length() - 1)
 
 
 def _range_keys(begin: int, size: int) -> list[NodeKey]:

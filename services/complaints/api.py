@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Annotated, Any, cast
 from uuid import UUID
 
-import isodate
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -374,10 +373,17 @@ async def read_feed(
     return {"items": items, "last_position": last, "head": max(head, last)}
 
 
-def _policy_view(policy: SlaPolicy) -> dict[str, Any]:
-    def iso(td: timedelta) -> str:
-        return str(isodate.duration_isoformat(td))
+def _hours(td: timedelta) -> str:
+    """A working-time duration in hours, as policies write it (`PT24H`, not `P1D`)."""
+    seconds = int(td.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    return text + (f"{secs}S" if secs or text == "PT" else "")
 
+
+def _policy_view(policy: SlaPolicy) -> dict[str, Any]:
+    retention = policy.retention_after_close
     return {
         "id": policy.id,
         "version": policy.version,
@@ -386,13 +392,11 @@ def _policy_view(policy: SlaPolicy) -> dict[str, Any]:
         "calendar": policy.calendar,
         "warning_at": policy.warning_at,
         "pausable": sorted(policy.pausable),
-        "milestones": {k: iso(v) for k, v in policy.milestones.items()},
+        "milestones": {k: _hours(v) for k, v in policy.milestones.items()},
         "categories": {
-            c: {k: iso(v) for k, v in m.items()} for c, m in policy.category_milestones.items()
+            c: {k: _hours(v) for k, v in m.items()} for c, m in policy.category_milestones.items()
         },
-        "retention_after_close": iso(policy.retention_after_close)
-        if policy.retention_after_close
-        else None,
+        "retention_after_close": f"P{retention.days}D" if retention else None,
     }
 
 

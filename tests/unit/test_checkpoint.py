@@ -201,13 +201,34 @@ def test_validly_signed_malformed_bodies_are_rejected(signer: Signer, body: str)
         "origin\n42\n{short}\n",
         "origin\n42\n{unpadded}\n",
         "origin\n42\n{root}x\n",
+        "origin\n42\n{non_canonical}\n",
     ],
 )
 def test_parse_rejects_malformed_bodies(body: str) -> None:
-    root = base64.b64encode(bytes(range(32))).decode()
-    text = body.format(root=root, short=root[:-4], unpadded=root.rstrip("="))
+    root = ROOT_B64
+    # Same 32 bytes, but with non-zero padding bits in the last character.
+    non_canonical = root[:-2] + chr(ord(root[-2]) + 1) + "="
+    assert base64.b64decode(non_canonical) == base64.b64decode(root)
+    text = body.format(
+        root=root, short=root[:-4], unpadded=root.rstrip("="), non_canonical=non_canonical
+    )
     with pytest.raises(CheckpointError):
         Checkpoint.parse(text)
+
+
+def test_control_characters_are_refused() -> None:
+    key = Ed25519PrivateKey.generate()
+    signer = Signer(key, ORIGIN)
+    text = f"{ORIGIN}\n42\n{ROOT_B64}\t\n"
+    with pytest.raises(CheckpointError, match="control"):
+        signer.sign_note(text)
+    with pytest.raises(CheckpointError):
+        Checkpoint(ORIGIN + "\t", 42, bytes(32))
+    # Even when validly signed, signed-note forbids control characters.
+    blob = signer.key_id + key.sign(text.encode())
+    note = f"{text}\n\u2014 {ORIGIN} {base64.b64encode(blob).decode()}\n"
+    with pytest.raises(CheckpointError, match="control"):
+        NoteVerifier.from_key(signer.verifier_key).verify(note)
 
 
 def test_parse_accepts_what_body_writes(checkpoint: Checkpoint) -> None:
