@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from services.complaints.app import create_app
 from services.complaints.domain.clock import ShiftedClock
@@ -59,7 +60,7 @@ def build_app(database_url: str, clock: ShiftedClock, **settings: Any) -> FastAP
     """A complaints app with the monitor off (tests run its passes themselves)."""
     return create_app(
         ComplaintsSettings(database_url=database_url, monitor_enabled=False, **settings),
-        AuthSettings(jwt_secret=JWT_SECRET),
+        AuthSettings(jwt_secret=SecretStr(JWT_SECRET)),
         clock=clock,
     )
 

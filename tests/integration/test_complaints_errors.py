@@ -30,7 +30,7 @@ async def test_tokens_that_are_refused(client: Any, token: TokenFactory) -> None
         "none": None,
         "expired": token("agent", ttl=-120),
         "wrong secret": jwt.encode({"sub": "a", "roles": ["agent"], "exp": now + 60}, "x" * 40),
-        "alg none": jwt.encode({"sub": "a", "roles": ["agent"], "exp": now + 60}, None, "none"),
+        "alg none": jwt.encode({"sub": "a", "roles": ["agent"], "exp": now + 60}, "", "none"),
         "malformed": "not.a.jwt",
         "no exp": jwt.encode({"sub": "a", "roles": ["agent"]}, JWT_SECRET),
         "not yet valid": jwt.encode(
