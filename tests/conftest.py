@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from services.kernel.auth import Role, mint_token
 
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+# A fixed Fernet master key for the complaints service's personal-data vault.
+MASTER_KEY = "7Jl0cxhqsfx-AbJsNhgmGMKZzqrZ3NHsmZOy3SdglXs="
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 TokenFactory = Callable[..., str]

@@ -19,6 +19,8 @@ from types import TracebackType
 
 import httpx
 
+from tests.conftest import JWT_SECRET, MASTER_KEY
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -47,7 +49,10 @@ class ServiceProcess:
 
     def start(self, timeout: float = 30.0) -> ServiceProcess:
         """Start the process and wait until it is healthy."""
-        env = {**os.environ, **self.env}
+        # Every service in a test shares the suite's token secret and master key
+        # unless the test says otherwise.
+        defaults = {"AUTH_JWT_SECRET": JWT_SECRET, "COMPLAINTS_MASTER_KEY": MASTER_KEY}
+        env = {**os.environ, **defaults, **self.env}
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [

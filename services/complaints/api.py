@@ -4,7 +4,6 @@ Writes run in the thread pool (the event store is synchronous), accept an
 `Idempotency-Key`, and honour `If-Match` on an existing complaint.
 """
 
-import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -30,6 +29,7 @@ from services.complaints.domain.errors import (
     CommandRejected,
     InvalidValue,
     NotPermitted,
+    PersonalDataErased,
 )
 from services.complaints.domain.policy import PolicyError, SlaPolicy
 from services.complaints.domain.workflow import Action
@@ -41,7 +41,9 @@ from services.complaints.schemas import (
     Close,
     ComplaintView,
     Confirm,
+    ContactUpdate,
     Dispute,
+    Erase,
     Escalate,
     History,
     Investigate,
@@ -80,10 +82,13 @@ ACTION_BODIES: dict[Action, type[BaseModel]] = {
     Action.NOTES: Note,
     Action.PAUSE: Pause,
     Action.RESUME: Resume,
+    Action.UPDATE_CONTACT: ContactUpdate,
+    Action.ERASE: Erase,
 }
 ACTION_ROLES: dict[Action, tuple[Role, ...]] = {
     Action.CLOSE: SUPERVISORS,
     Action.ESCALATE: SUPERVISORS,
+    Action.ERASE: (Role.SUPERVISOR, Role.ADMIN),
 }
 
 
@@ -133,35 +138,45 @@ def _problem_for(exc: Exception) -> Problem:
         return Problem(412, "Precondition Failed", str(exc), current_version=exc.actual)
     if isinstance(exc, InvalidValue | PolicyError):
         return Problem(422, "Invalid request", str(exc))
+    if isinstance(exc, PersonalDataErased):
+        return Problem(410, "Gone", str(exc))
     if isinstance(exc, NotPermitted):
         return Problem(403, "Forbidden", str(exc))
     raise exc
 
 
-def _complaint_response(complaint: Complaint, status: int = 200) -> JSONResponse:
+def _clear_text(principal: Principal) -> bool:
+    return principal.has(Role.AGENT, Role.SUPERVISOR)
+
+
+def _complaint_response(
+    request: Request, principal: Principal, complaint: Complaint, status: int = 200
+) -> JSONResponse:
     headers = {"ETag": _etag(complaint)}
     if status == 201:
         headers["Location"] = f"/v1/complaints/{complaint.id}"
-    return JSONResponse(jsonable_encoder(complaint_view(complaint)), status, headers=headers)
+    view = complaint_view(complaint, _app(request).vault, _clear_text(principal))
+    return JSONResponse(jsonable_encoder(view), status, headers=headers)
 
 
 async def _write(
     request: Request, principal: Principal, operation: Callable[[], Complaint], status: int
 ) -> Response:
-    """Run a write once per Idempotency-Key, record it in the queue, and answer."""
+    """Run a write once per Idempotency-Key, record it in the queue, and answer.
+
+    A replay is rendered afresh from the version the first request produced,
+    so no response body (and no personal data in it) is ever stored.
+    """
     store: IdempotencyStore = request.app.state.idempotency
     key = request.headers.get("Idempotency-Key")
     if key is not None:
         print_ = fingerprint(request.method, request.url.path, await request.body())
         stored = await run_in_threadpool(store.claim, principal.id, key, print_)
         if stored is not None:
-            headers = {**stored.headers, "Idempotent-Replayed": "true"}
-            media = PROBLEM_JSON if stored.status >= 400 else "application/json"
-            return JSONResponse(stored.body, stored.status, headers=headers, media_type=media)
+            return await _replay(request, principal, stored)
     try:
         complaint = await run_in_threadpool(operation)
         await run_in_threadpool(_queue(request).record, complaint)
-        response: JSONResponse = _complaint_response(complaint, status)
     except Exception as exc:
         try:
             problem = _problem_for(exc)
@@ -169,15 +184,30 @@ async def _write(
             if key is not None:
                 await run_in_threadpool(store.release, principal.id, key)
             raise
-        response = JSONResponse(
-            problem.body(request.url.path), problem.status, media_type=PROBLEM_JSON
-        )
+        body = problem.body(request.url.path)
+        if key is not None:
+            kept = StoredResponse(problem.status, {"problem": body}, {})
+            await run_in_threadpool(store.complete, principal.id, key, kept)
+        return JSONResponse(body, problem.status, media_type=PROBLEM_JSON)
     if key is not None:
-        body = json.loads(bytes(response.body))
-        kept = {k: v for k, v in response.headers.items() if k.lower() in ("etag", "location")}
+        result = {"complaint_id": str(complaint.id), "version": complaint.version}
         await run_in_threadpool(
-            store.complete, principal.id, key, StoredResponse(response.status_code, body, kept)
+            store.complete, principal.id, key, StoredResponse(status, result, {})
         )
+    return _complaint_response(request, principal, complaint, status)
+
+
+async def _replay(request: Request, principal: Principal, stored: StoredResponse) -> Response:
+    if "problem" in stored.body:
+        response: Response = JSONResponse(
+            stored.body["problem"], stored.status, media_type=PROBLEM_JSON
+        )
+    else:
+        complaint_id = UUID(stored.body["complaint_id"])
+        version = int(stored.body["version"])
+        complaint = await _read(lambda: _app(request).get(complaint_id, version=version))
+        response = _complaint_response(request, principal, complaint, stored.status)
+    response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
@@ -244,18 +274,20 @@ async def list_complaints(
     "/complaints/by-number/{case_number}", response_model=ComplaintView, tags=["complaints"]
 )
 async def get_by_case_number(
-    request: Request, case_number: str, _: Annotated[Principal, Depends(require(*READERS))]
+    request: Request,
+    case_number: str,
+    principal: Annotated[Principal, Depends(require(*READERS))],
 ) -> Response:
     """A complaint by the case number the customer was given."""
     complaint = await _read(lambda: _app(request).get(case_id(case_number)))
-    return _complaint_response(complaint)
+    return _complaint_response(request, principal, complaint)
 
 
 @router.get("/complaints/{complaint_id}", response_model=ComplaintView, tags=["complaints"])
 async def get_complaint(
     request: Request,
     complaint_id: UUID,
-    _: Annotated[Principal, Depends(require(*READERS))],
+    principal: Annotated[Principal, Depends(require(*READERS))],
     as_of: Annotated[AwareDatetime | None, Query(description="RFC 3339 instant")] = None,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
@@ -272,20 +304,49 @@ async def get_complaint(
             raise ComplaintNotFound(f"{complaint_id} has no version {version}")
         return complaint
 
-    return _complaint_response(await _read(operation))
+    return _complaint_response(request, principal, await _read(operation))
 
 
 @router.get("/complaints/{complaint_id}/history", response_model=History, tags=["complaints"])
 async def get_history(
-    request: Request, complaint_id: UUID, _: Annotated[Principal, Depends(require(*READERS))]
+    request: Request,
+    complaint_id: UUID,
+    principal: Annotated[Principal, Depends(require(*READERS))],
 ) -> dict[str, Any]:
     """The case file: every event in order, with who, when and why."""
+    app = _app(request)
+
+    def operation() -> dict[str, Any]:
+        events = app.history(complaint_id)
+        clear = _clear_text(principal)
+        return {
+            "complaint_id": str(complaint_id),
+            "case_number": getattr(events[0], "case_number", ""),
+            "events": [history_item(e, app.vault, clear) for e in events],
+        }
+
+    return await _read(operation)
+
+
+@router.get("/complaints/{complaint_id}/contact-reads", tags=["personal data"])
+async def list_contact_reads(
+    request: Request,
+    complaint_id: UUID,
+    _: Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.REGULATOR, Role.ADMIN))],
+) -> dict[str, Any]:
+    """Who read the customer's clear contact details, when and why (S-11)."""
     events = await _read(lambda: _app(request).history(complaint_id))
-    return {
-        "complaint_id": str(complaint_id),
-        "case_number": getattr(events[0], "case_number", ""),
-        "events": [history_item(e) for e in events],
-    }
+    reads = [
+        {
+            "version": e.originator_version,
+            "occurred_at": e.timestamp,
+            "actor": getattr(e, "actor", {}),
+            "purpose": getattr(e, "purpose", ""),
+        }
+        for e in events
+        if type(e).__name__ == "ContactRead"
+    ]
+    return {"complaint_id": str(complaint_id), "reads": reads}
 
 
 def _action_route(action: Action, model: type[BaseModel]) -> None:
@@ -336,23 +397,14 @@ async def read_contact(
     Served to the owner, the assignee, supervisors and the `service` role.
     """
     app = _app(request)
-
-    def operation() -> Complaint:
-        complaint = app.get(complaint_id)
-        if principal.has(Role.SUPERVISOR, Role.SERVICE):
-            pass
-        elif principal.id != complaint.owner and (
-            complaint.assignee is None or complaint.assignee.get("id") != principal.id
-        ):
-            raise NotPermitted("Only the owner, the assignee or a supervisor may read the contact.")
-        return app.read_contact(complaint_id, _actor(principal), purpose)
-
-    complaint = await _read(operation)
+    complaint, contact = await _read(
+        lambda: app.read_contact(complaint_id, _actor(principal), purpose)
+    )
     await run_in_threadpool(_queue(request).record, complaint)
     return {
         "complaint_id": str(complaint.id),
         "case_number": complaint.case_number,
-        "customer": dict(complaint.customer),
+        "customer": contact,
     }
 
 

@@ -20,6 +20,7 @@ from services.complaints.feed import Feed
 from services.complaints.monitor import DeadlineMonitor
 from services.complaints.queue import WorkQueue
 from services.complaints.settings import ComplaintsSettings
+from services.complaints.vault import Vault
 from services.kernel.auth import AuthSettings
 from services.kernel.database import create_database_engine
 from services.kernel.idempotency import IdempotencyStore
@@ -42,14 +43,16 @@ def create_app(
     settings = settings or ComplaintsSettings()
     auth = auth or AuthSettings()
     policies = PolicyBook.load(settings.policy_dir, default_id=settings.default_policy)
+    engine = create_database_engine(settings.database_url)
+    vault = Vault(engine, settings.master_keys())
     complaints = ComplaintsApplication(
         event_store_env(settings.database_url, settings.postgres_lock_timeout_seconds),
         policies,
+        vault,
         clock=clock,
         default_policy=settings.default_policy,
         snapshot_interval=settings.snapshot_interval,
     )
-    engine = create_database_engine(settings.database_url)
     queue = WorkQueue(engine, complaints)
     metrics = Metrics("complaints")
     appended = Counter(
@@ -58,7 +61,10 @@ def create_app(
         registry=metrics.registry,
     )
     alarms = Counter(
-        "sla_alarms_total", "SLA warnings and breaches raised.", ["type"], registry=metrics.registry
+        "sla_alarms_total",
+        "SLA warnings and breaches raised, and retention erasures.",
+        ["type"],
+        registry=metrics.registry,
     )
     complaints.recorded_listeners.append(lambda recordings: appended.inc(len(recordings)))
     monitor = DeadlineMonitor(

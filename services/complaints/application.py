@@ -22,9 +22,12 @@ from sqlalchemy.engine import make_url
 
 from services.complaints.domain.clock import Clock, SystemClock
 from services.complaints.domain.complaint import Actor, Complaint
+from services.complaints.domain.errors import PersonalDataErased
 from services.complaints.domain.policy import PolicyBook, SlaPolicy
 from services.complaints.domain.workflow import Action
+from services.complaints.vault import Vault
 
+PERSONAL_FIELDS = ("name", "phone", "email", "account")
 CASE_NAMESPACE = uuid.UUID("6f1c3b4e-2a43-4d0e-9a8e-3f7f0b8f6d21")
 
 
@@ -96,6 +99,7 @@ class ComplaintsApplication(Application[UUID]):
         self,
         env: Mapping[str, str],
         policies: PolicyBook,
+        vault: Vault,
         clock: Clock | None = None,
         default_policy: str | None = None,
         snapshot_interval: int = 50,
@@ -104,6 +108,7 @@ class ComplaintsApplication(Application[UUID]):
         self.snapshotting_intervals = {Complaint: snapshot_interval}  # type: ignore[misc]
         self.recorded_listeners: list[Callable[[Sequence[Recording[UUID]]], None]] = []
         self.policies = policies
+        self.vault = vault
         self.clock: Clock = clock or SystemClock()
         self.default_policy = default_policy
 
@@ -126,14 +131,15 @@ class ComplaintsApplication(Application[UUID]):
         calendar = self.policies.calendar(policy.calendar)
         for _ in range(5):
             number = new_case_number(now)
+            complaint_id = case_id(number)
             complaint = Complaint.register(
-                id=case_id(number),
+                id=complaint_id,
                 actor=actor,
                 at=now,
                 case_number=number,
-                customer=customer,
+                customer=self._sealed_customer(complaint_id, customer),
                 channel=channel,
-                description=description,
+                description=self.vault.seal(str(complaint_id), description),
                 category=category,
                 received_at=received,
                 policy=policy,
@@ -172,6 +178,8 @@ class ComplaintsApplication(Application[UUID]):
             case Action.RESOLVE:
                 complaint.resolve(actor, now, calendar=calendar, **p)
             case Action.CONFIRM:
+                if p.get("comment"):
+                    p["comment"] = self.vault.seal(str(complaint_id), p["comment"])
                 complaint.confirm(actor, now, **p)
             case Action.DISPUTE:
                 complaint.dispute(actor, now, **p)
@@ -189,15 +197,48 @@ class ComplaintsApplication(Application[UUID]):
                 complaint.pause(actor, now, policy=policy, calendar=calendar, **p)
             case Action.RESUME:
                 complaint.resume(actor, now, calendar=calendar, **p)
+            case Action.UPDATE_CONTACT:
+                current = self.contact_of(complaint)
+                reason = p.pop("reason", None)
+                changes = {k: v for k, v in p.items() if v is not None}
+                merged = {**current, **changes}
+                complaint.update_contact(
+                    actor, now, customer=self._sealed_customer(complaint_id, merged), reason=reason
+                )
+            case Action.ERASE:
+                if complaint.erased:
+                    # Erasing again finishes an erasure whose key destruction a crash cut short.
+                    self.vault.destroy(str(complaint_id))
+                    return complaint
+                complaint.erase(actor, now, **p)
         self._save_or_conflict(complaint)
+        if action is Action.ERASE:
+            # Recorded first, destroyed second: no erasure ever goes unrecorded.
+            self.vault.destroy(str(complaint_id))
         return complaint
 
-    def read_contact(self, complaint_id: UUID, actor: Actor, purpose: str) -> Complaint:
-        """The complaint, after recording that `actor` reads its clear contact."""
+    def read_contact(
+        self, complaint_id: UUID, actor: Actor, purpose: str
+    ) -> tuple[Complaint, dict[str, Any]]:
+        """The clear contact, after recording that `actor` read it and why (S-11)."""
         complaint = self.get(complaint_id)
         complaint.record_contact_read(actor, self.clock.now(), purpose=purpose)
+        contact = self.contact_of(complaint)
         self._save_or_conflict(complaint)
-        return complaint
+        return complaint, contact
+
+    def contact_of(self, complaint: Complaint) -> dict[str, Any]:
+        """The complaint's clear contact details (not recorded: for internal use)."""
+        opened = self.vault.open_fields(str(complaint.id), complaint.customer)
+        if opened is None or complaint.erased:
+            raise PersonalDataErased("The customer's personal data has been erased.")
+        return opened
+
+    def _sealed_customer(self, complaint_id: UUID, customer: Mapping[str, Any]) -> dict[str, Any]:
+        personal = {k: customer.get(k) for k in PERSONAL_FIELDS}
+        record = {k: v for k, v in customer.items() if k not in PERSONAL_FIELDS}
+        record["sealed"] = self.vault.seal(str(complaint_id), personal)
+        return record
 
     def raise_sla_events(self, complaint_id: UUID) -> list[str]:
         """Record the warnings and breaches now due on one complaint."""

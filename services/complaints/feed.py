@@ -20,9 +20,11 @@ from eventsourcing.domain import DomainEvent
 
 from services.complaints.application import ComplaintsApplication
 from services.complaints.domain.deadline import Deadline
-from services.complaints.domain.privacy import mask_customer
+from services.complaints.representation import masked_customer
+from services.complaints.vault import Vault
 
 SCHEMA_VERSION = 1
+PublicForm = Callable[[Any, Vault], dict[str, Any]]
 EVENT_NAMESPACE = uuid.UUID("0b7e0f0e-5b7a-4c8e-9d56-7d1bb0c6a9f3")
 
 
@@ -44,8 +46,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _fields(*names: str, deadlines: bool = False) -> Callable[[Any], dict[str, Any]]:
-    def form(event: Any) -> dict[str, Any]:
+def _fields(*names: str, deadlines: bool = False) -> PublicForm:
+    def form(event: Any, vault: Vault) -> dict[str, Any]:
         data = {name: _plain(getattr(event, name)) for name in names}
         if deadlines:
             data["deadlines"] = _deadlines(event.deadlines)
@@ -58,14 +60,10 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _registered(event: Any) -> dict[str, Any]:
-    customer = mask_customer(event.customer)
+def _registered(event: Any, vault: Vault) -> dict[str, Any]:
     return {
         "case_number": event.case_number,
-        "customer": {
-            key: customer.get(key)
-            for key in ("name", "phone", "email", "account", "language", "preferred_channel")
-        },
+        "customer": masked_customer(vault, event.originator_id, event.customer),
         "channel": event.channel,
         "category": event.category,
         "received_at": event.received_at.isoformat(),
@@ -75,12 +73,19 @@ def _registered(event: Any) -> dict[str, Any]:
     }
 
 
-def _confirmed(event: Any) -> dict[str, Any]:
+def _contact_updated(event: Any, vault: Vault) -> dict[str, Any]:
+    return {
+        "customer": masked_customer(vault, event.originator_id, event.customer),
+        "reason": event.reason,
+    }
+
+
+def _confirmed(event: Any, vault: Vault) -> dict[str, Any]:
     # The comment is the customer's own words: it stays in the case file only.
     return {"satisfaction": event.satisfaction, "has_comment": bool(event.comment)}
 
 
-PUBLIC_FORMS: dict[str, Callable[[Any], dict[str, Any]]] = {
+PUBLIC_FORMS: dict[str, PublicForm] = {
     "Registered": _registered,
     "Accepted": _fields("category", "severity", "reason", deadlines=True),
     "Transferred": _fields("assignee", "reason"),
@@ -98,6 +103,8 @@ PUBLIC_FORMS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "SlaWarning": _fields("milestone", "due_at"),
     "SlaBreached": _fields("milestone", "due_at"),
     "ContactRead": _fields("purpose"),
+    "ContactUpdated": _contact_updated,
+    "Erased": _fields("reason"),
 }
 
 
@@ -106,7 +113,7 @@ def event_id(complaint_id: uuid.UUID | str, version: int) -> str:
     return str(uuid.uuid5(EVENT_NAMESPACE, f"{complaint_id}/{version}"))
 
 
-def feed_item(position: int, event: DomainEvent) -> dict[str, Any]:
+def feed_item(position: int, event: DomainEvent, vault: Vault) -> dict[str, Any]:
     """One feed item in its public form."""
     type_name = type(event).__name__
     form = PUBLIC_FORMS.get(type_name)
@@ -119,7 +126,7 @@ def feed_item(position: int, event: DomainEvent) -> dict[str, Any]:
         "occurred_at": event.timestamp.isoformat(),
         "actor": dict(getattr(event, "actor", {})),
         "schema_version": SCHEMA_VERSION,
-        "data": form(event) if form else {},
+        "data": form(event, vault) if form else {},
     }
 
 
@@ -156,7 +163,7 @@ class Feed:
         for notification in notifications:
             event = self.app.mapper.to_domain_event(notification)
             if isinstance(event, DomainEvent) and type(event).__name__ != "Snapshot":
-                items.append(feed_item(notification.id, event))
+                items.append(feed_item(notification.id, event, self.app.vault))
         last = notifications[-1].id if notifications else after
         return items, last
 

@@ -1,5 +1,8 @@
 """The deadline monitor: records SLA warnings and breaches as they fall due (S-2).
 
+It also sweeps retention: personal data of complaints closed longer ago than
+the pinned policy's `retention_after_close` is erased, each erasure on record.
+
 One monitor acts per database: each pass starts by taking (or renewing) a
 lease, and a process that does not hold it stands by. Even two monitors
 racing could not record a warning twice, because the aggregate refuses a
@@ -17,9 +20,12 @@ from prometheus_client import Counter
 from starlette.concurrency import run_in_threadpool
 
 from services.complaints.application import ComplaintNotFound, ComplaintsApplication, Conflict
+from services.complaints.domain.complaint import Actor
+from services.complaints.domain.workflow import Action
 from services.complaints.queue import WorkQueue
 from services.kernel.lease import Lease
 
+RETENTION_SWEEPER = Actor(id="retention-sweeper", role="system")
 log = logging.getLogger("services.complaints.monitor")
 
 
@@ -57,7 +63,27 @@ class DeadlineMonitor:
                 self.alarms.labels(event_type).inc()
                 log.info("sla alarm", extra={"complaint_id": complaint_id, "type": event_type})
             raised += len(events)
+        raised += self._erase_expired()
         return raised
+
+    def _erase_expired(self) -> int:
+        """Erase personal data whose retention period after closure has run out."""
+        erased = 0
+        for complaint_id in self.queue.due_for_erasure(self.app.clock.now()):
+            try:
+                complaint = self.app.act(
+                    UUID(complaint_id),
+                    Action.ERASE,
+                    RETENTION_SWEEPER,
+                    {"reason": "retention period after closure elapsed"},
+                )
+                self.queue.record(complaint)
+            except (Conflict, ComplaintNotFound):
+                continue
+            self.alarms.labels("Erased").inc()
+            log.info("retention erasure", extra={"complaint_id": complaint_id})
+            erased += 1
+        return erased
 
     async def run(self) -> None:
         """Run passes until cancelled."""

@@ -13,7 +13,7 @@ import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 from uuid import UUID
 
@@ -54,6 +54,7 @@ complaint_queue = Table(
     Column("next_due_at", DateTime(timezone=True), index=True),
     Column("next_alarm_at", DateTime(timezone=True), index=True),
     Column("breached", Boolean, nullable=False, default=False),
+    Column("erase_after", DateTime(timezone=True), index=True),
     Column("version", Integer, nullable=False),
 )
 
@@ -87,7 +88,8 @@ class WorkQueue:
 
     def record(self, complaint: Complaint) -> None:
         """Upsert a complaint's row, unless a newer version is already there."""
-        row = _row(complaint)
+        retention = self.app.pinned_policy(complaint).retention_after_close
+        row = _row(complaint, retention)
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(complaint_queue)
@@ -175,6 +177,17 @@ class WorkQueue:
             next_cursor = _encode_cursor(rows[-1]["received_at"], rows[-1]["complaint_id"])
         return rows, next_cursor
 
+    def due_for_erasure(self, now: datetime, limit: int = 200) -> Sequence[str]:
+        """Closed or withdrawn complaints whose retention period has run out."""
+        stmt = (
+            select(complaint_queue.c.complaint_id)
+            .where(complaint_queue.c.erase_after <= _utc(now))
+            .order_by(complaint_queue.c.erase_after)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(stmt)]
+
     def due_alarms(self, now: datetime, limit: int = 200) -> Sequence[str]:
         """Complaints with a warning or breach due at `now`."""
         stmt = (
@@ -187,7 +200,7 @@ class WorkQueue:
             return [r[0] for r in conn.execute(stmt)]
 
 
-def _row(complaint: Complaint) -> dict[str, Any]:
+def _row(complaint: Complaint, retention: timedelta | None) -> dict[str, Any]:
     running = [
         complaint.deadline(name)
         for name, raw in complaint.deadlines.items()
@@ -195,6 +208,9 @@ def _row(complaint: Complaint) -> dict[str, Any]:
     ]
     terminal = complaint.status in TERMINAL
     next_due = None if terminal else min((d.due_at for d in running), default=None)
+    erase_after = None
+    if complaint.closed_at is not None and retention is not None and not complaint.erased:
+        erase_after = complaint.closed_at + retention
     return {
         "complaint_id": str(complaint.id),
         "case_number": complaint.case_number,
@@ -208,6 +224,7 @@ def _row(complaint: Complaint) -> dict[str, Any]:
         "next_due_at": _utc(next_due),
         "next_alarm_at": _utc(complaint.next_alarm()),
         "breached": complaint.breached,
+        "erase_after": _utc(erase_after),
         "version": complaint.version,
     }
 

@@ -144,6 +144,24 @@ class Resume(Body):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class ContactUpdate(Body):
+    """Corrected contact details: only the fields given change."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 \-]{5,24}$")
+    email: EmailStr | None = None
+    account: str | None = Field(default=None, max_length=100)
+    language: Literal["zh-CN", "en"] | None = None
+    preferred_channel: Literal["sms", "email"] | None = None
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class Erase(Body):
+    """Erase the customer's personal data (after closure or withdrawal)."""
+
+    reason: str = ShortText
+
+
 class DeadlineView(BaseModel):
     """One milestone's clock."""
 
@@ -172,6 +190,7 @@ class ComplaintView(BaseModel):
     deadlines: dict[str, DeadlineView]
     confirmed: bool
     satisfaction: int | None
+    erased: bool
     allowed_actions: list[str]
     version: int
 

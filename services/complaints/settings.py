@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.complaints.domain.policy import default_policy_dir
@@ -33,5 +33,15 @@ class ComplaintsSettings(BaseSettings):
     postgres_lock_timeout_seconds: int = 5
     max_body_bytes: int = 64 * 1024
     cors_origins: list[str] = Field(default_factory=list)
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet master key(s), comma-separated: the first wraps data keys, all unwrap.",
+    )
     log_level: str = "INFO"
     feed_max_wait_seconds: float = 30.0
+
+    def master_keys(self) -> list[str]:
+        """The configured master keys, wrapping key first."""
+        if self.master_key is None:
+            return []
+        return [k.strip() for k in self.master_key.get_secret_value().split(",") if k.strip()]

@@ -17,7 +17,7 @@ from services.complaints.domain.clock import ShiftedClock
 from services.complaints.domain.policy import default_policy_dir
 from services.complaints.settings import ComplaintsSettings
 from services.kernel.auth import AuthSettings
-from tests.conftest import JWT_SECRET
+from tests.conftest import JWT_SECRET, MASTER_KEY
 
 CUSTOMER_ZH = {
     "name": "张三",
@@ -59,7 +59,12 @@ def policy_dir_with(tmp_path: Path, policy_toml: str) -> Path:
 def build_app(database_url: str, clock: ShiftedClock, **settings: Any) -> FastAPI:
     """A complaints app with the monitor off (tests run its passes themselves)."""
     return create_app(
-        ComplaintsSettings(database_url=database_url, monitor_enabled=False, **settings),
+        ComplaintsSettings(
+            database_url=database_url,
+            monitor_enabled=False,
+            master_key=SecretStr(MASTER_KEY),
+            **settings,
+        ),
         AuthSettings(jwt_secret=SecretStr(JWT_SECRET)),
         clock=clock,
     )

@@ -34,6 +34,8 @@ STEP_BODIES: dict[str, dict[str, Any]] = {
     "notes": {"text": "Called the customer back"},
     "pause": {"reason": "Awaiting bill copy"},
     "resume": {"reason": "Bill copy received"},
+    "contact": {"email": "new@example.com"},
+    "erase": {"reason": "Customer asked for erasure"},
 }
 
 
@@ -92,7 +94,7 @@ async def test_walks_a_complaint_from_registration_to_closure(
     assert final["owner"] == "agent-1", "first-contact agent stays owner after a transfer"
     assert final["assignee"] == {"type": "agent", "id": "agent-2"}
     assert final["confirmed"] is True and final["satisfaction"] == 4
-    assert final["allowed_actions"] == ["notes"]
+    assert final["allowed_actions"] == ["notes", "erase"]
     deadlines = final["deadlines"]
     assert all(d["completed_at"] for d in deadlines.values())
 
@@ -157,14 +159,17 @@ async def test_every_refused_transition_names_the_status_and_the_allowed_actions
         "withdrawn": ["withdraw"],
     }
     expected_allowed = {
-        "received": {"accept", "transfer", "withdraw", "notes", "pause", "resume"},
-        "accepted": {"transfer", "investigate", "withdraw", "notes", "pause", "resume"},
-        "investigated": {"transfer", "resolve", "withdraw", "notes", "pause", "resume"},
-        "resolved": {"transfer", "confirm", "dispute", "escalate", "close", "withdraw", "notes"},
-        "disputed": {"transfer", "reopen", "escalate", "withdraw", "notes"},
-        "escalated": {"transfer", "close", "withdraw", "notes"},
-        "closed": {"notes"},
-        "withdrawn": {"notes"},
+        "received": {"accept", "transfer", "withdraw", "notes", "pause", "resume", "contact"},
+        "accepted": {"transfer", "investigate", "withdraw", "notes", "pause", "resume", "contact"},
+        "investigated": {"transfer", "resolve", "withdraw", "notes", "pause", "resume", "contact"},
+        "resolved": {
+            *("transfer", "confirm", "dispute", "escalate", "close", "withdraw", "notes"),
+            "contact",
+        },
+        "disputed": {"transfer", "reopen", "escalate", "withdraw", "notes", "contact"},
+        "escalated": {"transfer", "close", "withdraw", "notes", "contact"},
+        "closed": {"notes", "erase"},
+        "withdrawn": {"notes", "erase"},
     }
     for status, steps in paths.items():
         cid = (await _register(client, agent))["id"]

@@ -24,6 +24,7 @@ from services.complaints.domain.errors import (
     CommandRejected,
     InvalidValue,
     NotPermitted,
+    PersonalDataErased,
 )
 from services.complaints.domain.policy import SlaPolicy
 from services.complaints.domain.workflow import ALLOWED, TERMINAL, Action, Status, allowed_actions
@@ -200,6 +201,23 @@ class Complaint(Aggregate):
 
         purpose: str
 
+    class ContactUpdated(Event):
+        """The customer's contact details were corrected (sealed personal fields)."""
+
+        customer: dict[str, Any]
+        reason: str | None
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.customer = dict(self.customer)
+
+    class Erased(Event):
+        """The customer's personal data was erased; every other fact of the case stays."""
+
+        reason: str
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.erased = True
+
     class Paused(Event):
         """The clocks were paused while awaiting the customer."""
 
@@ -274,6 +292,7 @@ class Complaint(Aggregate):
         self.outcome: str | None = None
         self.closed_at: datetime | None = None
         self.reopened = 0
+        self.erased = False
 
     # -- creation -------------------------------------------------------------
 
@@ -508,7 +527,44 @@ class Complaint(Aggregate):
 
     def record_contact_read(self, actor: Actor, at: datetime, *, purpose: str) -> None:
         """Put a read of the clear contact details on record."""
+        self._check_not_erased()
+        self.check_need_to_know(actor)
         self.trigger_event(self.ContactRead, timestamp=at, actor=actor.as_dict(), purpose=purpose)
+
+    def update_contact(
+        self, actor: Actor, at: datetime, *, customer: Mapping[str, Any], reason: str | None
+    ) -> None:
+        """Record corrected contact details (already sealed by the application)."""
+        self._check_not_erased()
+        self._check(Action.UPDATE_CONTACT)
+        self.check_need_to_know(actor)
+        self.trigger_event(
+            self.ContactUpdated,
+            timestamp=at,
+            actor=actor.as_dict(),
+            customer=dict(customer),
+            reason=reason,
+        )
+
+    def erase(self, actor: Actor, at: datetime, *, reason: str) -> None:
+        """Erase the customer's personal data after closure or withdrawal."""
+        self._check(Action.ERASE)
+        self._check_not_erased()
+        if actor.role not in ("supervisor", "admin", "system"):
+            raise NotPermitted("Only a supervisor or an administrator may erase personal data.")
+        self.trigger_event(self.Erased, timestamp=at, actor=actor.as_dict(), reason=reason)
+
+    def check_need_to_know(self, actor: Actor) -> None:
+        """Only the owner, the assignee, supervisors and services handle clear contact details."""
+        if actor.role in ("supervisor", "service", "admin"):
+            return
+        if actor.id == self.owner or (self.assignee and self.assignee.get("id") == actor.id):
+            return
+        raise NotPermitted("Only the owner, the assignee or a supervisor may handle the contact.")
+
+    def _check_not_erased(self) -> None:
+        if self.erased:
+            raise PersonalDataErased("The customer's personal data has been erased.")
 
     def pause(
         self, actor: Actor, at: datetime, *, reason: str, policy: SlaPolicy, calendar: Calendar
@@ -604,7 +660,10 @@ class Complaint(Aggregate):
     @property
     def allowed_actions(self) -> list[str]:
         """What may be done next."""
-        return allowed_actions(self.status)
+        actions = allowed_actions(self.status)
+        if self.erased:
+            return [a for a in actions if a not in (Action.ERASE, Action.UPDATE_CONTACT)]
+        return actions
 
     # -- internals -------------------------------------------------------------
 

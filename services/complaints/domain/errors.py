@@ -27,3 +27,7 @@ class InvalidValue(ComplaintError):
 
 class NotPermitted(ComplaintError):
     """The actor's role may not take this action."""
+
+
+class PersonalDataErased(ComplaintError):
+    """The customer's personal data was erased; it can be neither read nor changed."""

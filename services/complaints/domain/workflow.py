@@ -39,6 +39,8 @@ class Action(StrEnum):
     NOTES = "notes"
     PAUSE = "pause"
     RESUME = "resume"
+    UPDATE_CONTACT = "contact"
+    ERASE = "erase"
 
 
 OPEN = frozenset(
@@ -69,6 +71,8 @@ ALLOWED: dict[Action, frozenset[Status]] = {
     Action.NOTES: frozenset(Status),
     Action.PAUSE: CLOCKED,
     Action.RESUME: CLOCKED,
+    Action.UPDATE_CONTACT: OPEN,
+    Action.ERASE: TERMINAL,
 }
 
 

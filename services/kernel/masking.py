@@ -1,4 +1,8 @@
-"""Masked forms of personal data (S-11): what anyone without a need sees."""
+"""Masked forms of personal data (S-11): what anyone without a need sees.
+
+Shared by every service, so that a phone number looks the same masked in a
+response, the feed, the audit ledger and a notification record.
+"""
 
 from __future__ import annotations
 
