@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import httpx
+from cryptography.fernet import Fernet
 
 from services.kernel.auth import Role, mint_token
 
@@ -32,11 +33,19 @@ def _secret(path: Path) -> str:
     return path.read_text().strip()
 
 
+def _master_key(path: Path) -> str:
+    if not path.exists():
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def _environment(ports: dict[str, int]) -> dict[str, str]:
     complaints_url = f"http://127.0.0.1:{ports['complaints']}"
     defaults = {
         "AUTH_JWT_SECRET": _secret(VAR / "jwt-secret"),
         "COMPLAINTS_DATABASE_URL": f"sqlite:///{VAR / 'complaints.db'}",
+        "COMPLAINTS_MASTER_KEY": _master_key(VAR / "master-key"),
         "NOTIFICATIONS_DATABASE_URL": f"sqlite:///{VAR / 'notifications.db'}",
         "NOTIFICATIONS_FEED_URL": complaints_url,
         "NOTIFICATIONS_DEFAULT_CHANNEL": "log",

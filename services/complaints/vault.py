@@ -112,8 +112,12 @@ class Vault:
             self._cache[complaint_id] = (time.monotonic(), None)
         if is_sqlite(str(self.engine.url)):
             # secure_delete zeroes the freed page; the checkpoint clears the old WAL frames.
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            raw = self.engine.raw_connection()
+            try:
+                # Outside any transaction; best effort while readers hold old frames.
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
 
     def rotate(self) -> int:
         """Re-wrap every data key under the first master key; returns how many."""

@@ -50,6 +50,10 @@ class AuthSettings(BaseSettings):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     leeway_seconds: int = 30
+    rate_limit_per_second: float = Field(
+        default=100.0, description="Sustained requests per second per token (0: no limit)."
+    )
+    rate_limit_burst: int = Field(default=300, description="Requests a token may burst.")
 
     def secrets(self) -> list[str]:
         """The accepted HS256 secrets, signing one first."""
@@ -165,6 +169,7 @@ def current_principal(
         raise Problem(401, "Unauthorized", "A bearer token is required.")
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = verifier.verify(credentials.credentials)
+    request.app.state.rate_limiter.check(credentials.credentials)
     request.state.principal = principal
     return principal
 

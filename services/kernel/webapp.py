@@ -17,6 +17,7 @@ from services.kernel.auth import AuthSettings, TokenVerifier
 from services.kernel.limits import BodySizeLimitMiddleware
 from services.kernel.observability import Metrics, RequestContextMiddleware
 from services.kernel.problems import Problem, install_problem_handlers
+from services.kernel.rate_limit import RateLimiter
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -42,6 +43,7 @@ def create_service_app(
     """A FastAPI app with the cross-cutting behaviour every service shares."""
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.token_verifier = TokenVerifier(auth)
+    app.state.rate_limiter = RateLimiter(auth.rate_limit_per_second, auth.rate_limit_burst)
     app.state.metrics = metrics
     install_problem_handlers(app)
     if cors_origins:
