@@ -108,7 +108,7 @@ def _query(route: APIRoute) -> dict[str, str]:
 def _routes(app: FastAPI) -> Iterator[tuple[APIRoute, str]]:
     for route in app.routes:
         if isinstance(route, APIRoute):
-            for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            for method in sorted((route.methods or set()) - {"HEAD", "OPTIONS"}):
                 yield route, method
 
 
