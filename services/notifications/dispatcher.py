@@ -1,0 +1,178 @@
+"""The dispatcher: claims due messages, sends them, and records every attempt.
+
+Claims are exclusive (SKIP LOCKED on PostgreSQL, an immediate transaction on
+SQLite) and leased, so several dispatchers never send one message at once,
+and a message whose sender died is taken again once its lease runs out.
+A failure that may pass is retried with exponential backoff and jitter until
+MAX_ATTEMPTS, then the message is dead; one that never will is dead at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from services.notifications.addressing import AddressBook
+from services.notifications.backoff import Backoff
+from services.notifications.channels import (
+    Channel,
+    Delivery,
+    PermanentFailure,
+    TransientFailure,
+)
+from services.notifications.metrics import NotificationMetrics
+from services.notifications.outbox import Message, Outbox
+from services.notifications.quiet_hours import QuietHours
+from services.notifications.templating import Renderer, RenderError
+
+log = logging.getLogger("services.notifications.dispatcher")
+
+
+class Dispatcher:
+    """Delivers the outbox, one claimed batch at a time."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        channels: Mapping[str, Channel],
+        addresses: AddressBook,
+        renderer: Renderer,
+        backoff: Backoff,
+        *,
+        max_attempts: int = 8,
+        lease_seconds: float = 60.0,
+        batch: int = 20,
+        quiet_hours: QuietHours | None = None,
+        metrics: NotificationMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.outbox = outbox
+        self.channels = dict(channels)
+        self.addresses = addresses
+        self.renderer = renderer
+        self.backoff = backoff
+        self.max_attempts = max_attempts
+        self.lease_seconds = lease_seconds
+        self.batch = batch
+        self.quiet_hours = quiet_hours
+        self.metrics = metrics
+        self.clock = clock
+
+    def dispatch_once(self) -> int:
+        """Claim one batch of due messages and deliver each; returns how many were claimed."""
+        claimed = self.outbox.claim(self.batch, self.lease_seconds, self.max_attempts, self.clock())
+        for message in claimed:
+            self.deliver(message)
+        return len(claimed)
+
+    def deliver(self, message: Message) -> None:
+        """Try one claimed message and record how it went."""
+        started = self.clock()
+        if self._quiet(message, started):
+            assert self.quiet_hours is not None
+            until = self.quiet_hours.ends_after(datetime.fromtimestamp(started, UTC))
+            self.outbox.defer(message, until.timestamp(), "quiet hours")
+            return
+        try:
+            detail = self._send(message)
+        except PermanentFailure as exc:
+            self._dead(message, started, exc.reason, str(exc))
+        except TransientFailure as exc:
+            self._failed(message, started, str(exc))
+        except Exception as exc:  # a bug or an unforeseen error: retried, and on record
+            log.exception("unexpected send error", extra={"message_id": message.id})
+            self._failed(message, started, f"unexpected error: {type(exc).__name__}")
+        else:
+            self.outbox.mark_sent(message, started, detail)
+            self._observe(message, "sent")
+            if self.metrics is not None:
+                self.metrics.latency.labels(message.channel).observe(
+                    max(self.clock() - message.created_at, 0.0)
+                )
+            log.info("message sent", extra=self._fields(message))
+
+    def _quiet(self, message: Message, now: float) -> bool:
+        return (
+            self.quiet_hours is not None
+            and message.channel == "sms"
+            and message.audience == "customer"
+            and self.quiet_hours.contains(datetime.fromtimestamp(now, UTC))
+        )
+
+    def _send(self, message: Message) -> str:
+        channel = self.channels.get(message.channel)
+        if channel is None:
+            raise PermanentFailure("channel-not-configured", f"no {message.channel} channel")
+        if message.channel == "webhook":
+            subject, body = message.event_type, self._webhook_body(message)
+        else:
+            try:
+                text = self.renderer.render(
+                    message.template, message.language, message.template_context
+                )
+            except RenderError as exc:
+                raise PermanentFailure("template-error", str(exc)) from exc
+            subject, body = text.subject, text.body
+        # Resolved last: a contact read is recorded in the case file, so only when sending.
+        address = self.addresses.resolve(message)
+        delivery = Delivery(
+            key=message.id,
+            address=address.address,
+            subject=subject,
+            body=body,
+            language=message.language,
+            event_type=message.event_type,
+            secret=address.secret,
+        )
+        return channel.send(delivery)
+
+    @staticmethod
+    def _webhook_body(message: Message) -> str:
+        event = message.template_context["event"]
+        payload = {"delivery_key": message.id, "subscription_id": message.recipient, "event": event}
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+    def _failed(self, message: Message, started: float, error: str) -> None:
+        attempt = message.attempts + 1
+        if attempt >= self.max_attempts:
+            self._dead(message, started, "max-attempts", error)
+            return
+        retry_at = self.clock() + self.backoff.delay(attempt)
+        self.outbox.mark_failed(message, started, error, retry_at)
+        self._observe(message, "failed")
+        log.warning("send failed, will retry", extra={**self._fields(message), "error": error})
+
+    def _dead(self, message: Message, started: float, reason: str, error: str) -> None:
+        self.outbox.mark_failed(message, started, error, None, dead_reason=reason)
+        self._observe(message, "dead")
+        log.warning("message dead", extra={**self._fields(message), "reason": reason})
+
+    def _observe(self, message: Message, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.attempts.labels(message.channel, outcome).inc()
+
+    @staticmethod
+    def _fields(message: Message) -> dict[str, object]:
+        # Ids and kinds only: never the address, the name or the text.
+        return {
+            "message_id": message.id,
+            "complaint_id": message.complaint_id,
+            "channel": message.channel,
+            "template": message.template,
+            "attempt": message.attempts + 1,
+        }
+
+    async def run(self, interval: float) -> None:
+        """Dispatch forever: at once while batches come back full, else every `interval`."""
+        while True:
+            try:
+                claimed = await asyncio.to_thread(self.dispatch_once)
+            except Exception:
+                log.exception("dispatch round failed")
+                claimed = 0
+            if claimed < self.batch:
+                await asyncio.sleep(interval)

@@ -1,0 +1,155 @@
+"""The feed handler: which messages each event causes, recorded once however often replayed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from services.notifications.cases import load
+from services.notifications.outbox import Message, MessageFilter
+from tests.integration.notifications.conftest import Feed, Stack
+
+
+def messages(stack: Stack, **query: Any) -> list[Message]:
+    rows, _ = stack.outbox.list(MessageFilter(**query), limit=200)
+    return sorted(rows, key=lambda m: m.seq)
+
+
+def test_a_replayed_page_never_creates_a_message_twice(stack: Stack, feed: Feed) -> None:
+    zh = feed.registered(language="zh-CN")
+    en = feed.registered(language="en", channel="email")
+    page = [zh, en, feed.item(zh["complaint_id"], "Accepted", category="billing")]
+    stack.apply(page)
+    first = messages(stack)
+    stack.apply(page)  # the position commit was lost: the page comes again
+    stack.apply(page[1:])
+    assert [m.id for m in messages(stack)] == [m.id for m in first]
+    assert len(first) == 3
+
+
+def test_the_customer_is_written_to_in_their_language_on_their_channel(
+    stack: Stack, feed: Feed
+) -> None:
+    zh = feed.registered(language="zh-CN", channel="sms")
+    en = feed.registered(language="en", channel="email")
+    no_email = feed.registered(language="en", channel="email", email=None)
+    stack.apply([zh, en, no_email])
+    by_case = {m.complaint_id: m for m in messages(stack)}
+    assert (by_case[zh["complaint_id"]].language, by_case[zh["complaint_id"]].channel) == (
+        "zh-CN",
+        "sms",
+    )
+    assert by_case[zh["complaint_id"]].recipient_masked == "138****5678"
+    assert (by_case[en["complaint_id"]].language, by_case[en["complaint_id"]].channel) == (
+        "en",
+        "email",
+    )
+    assert by_case[en["complaint_id"]].recipient_masked == "z***@example.com"
+    assert by_case[no_email["complaint_id"]].channel == "sms"  # no e-mail on file
+    receipt = by_case[zh["complaint_id"]]
+    assert (receipt.template, receipt.audience, receipt.recipient) == (
+        "receipt",
+        "customer",
+        "customer",
+    )
+    assert receipt.template_context["case_number"] == zh["data"]["case_number"]
+
+
+def test_customer_lifecycle_messages(stack: Stack, feed: Feed) -> None:
+    reg = feed.registered()
+    cid = reg["complaint_id"]
+    page = [
+        reg,
+        feed.item(cid, "Accepted", category="billing", severity="low", deadlines={}),
+        feed.item(cid, "NoteAdded", text="called back"),
+        feed.item(cid, "Investigated", findings="x", deadlines={}),
+        feed.item(cid, "Resolved", resolution="Refunded", remedy=None, deadlines={}),
+        feed.item(cid, "Confirmed", satisfaction=5, has_comment=False),
+        feed.item(cid, "Closed", outcome="resolved", reason=None),
+    ]
+    stack.apply(page)
+    assert [m.template for m in messages(stack)] == ["receipt", "acceptance", "result", "survey"]
+    result = messages(stack)[2]
+    assert result.template_context["resolution"] == "Refunded"
+
+
+def test_staff_are_told_of_warnings_breaches_disputes_and_escalations(
+    stack: Stack, feed: Feed
+) -> None:
+    reg = feed.registered(owner="agent-1")
+    cid = reg["complaint_id"]
+    warning = {"milestone": "acceptance", "due_at": "2026-03-02T02:00:00+00:00"}
+    stack.apply(
+        [
+            reg,
+            feed.item(cid, "Transferred", assignee={"type": "team", "id": "billing"}, reason="r"),
+            feed.item(cid, "SlaWarning", **warning),
+            feed.item(cid, "SlaBreached", **warning),
+            feed.item(cid, "Disputed", reason="not fixed"),
+            feed.item(cid, "Escalated", body="MIIT", reference="A-1", reason=None),
+        ]
+    )
+    staff = [(m.template, m.recipient, m.channel, m.language) for m in messages(stack)[1:]]
+    assert staff == [
+        # owner agent-1 is also in the billing team: one message, not two
+        ("sla_warning", "agent-1", "email", "zh-CN"),
+        ("sla_warning", "agent-2", "email", "en"),
+        ("sla_breached", "sup-1", "email", "zh-CN"),
+        ("sla_breached", "sup-2", "sms", "zh-CN"),
+        ("disputed", "sup-1", "email", "zh-CN"),
+        ("disputed", "sup-2", "sms", "zh-CN"),
+        ("escalated", "sup-1", "email", "zh-CN"),
+        ("escalated", "sup-2", "sms", "zh-CN"),
+    ]
+    warned = messages(stack)[1]
+    assert warned.recipient_masked == "a***@operator.example"
+    assert messages(stack)[-1].template_context["appeal_body"] == "MIIT"
+
+
+def test_the_case_table_follows_transfers(stack: Stack, feed: Feed) -> None:
+    reg = feed.registered()
+    cid = reg["complaint_id"]
+    stack.apply(
+        [
+            reg,
+            feed.item(cid, "Transferred", assignee={"type": "agent", "id": "agent-2"}, reason="r"),
+        ]
+    )
+    with stack.engine.connect() as conn:
+        case = load(conn, cid)
+    assert case is not None
+    assert case.assignee == {"type": "agent", "id": "agent-2"}
+    assert case.case_number == reg["data"]["case_number"]
+
+
+def test_webhook_subscribers_get_the_events_they_asked_for(stack: Stack, feed: Feed) -> None:
+    everything = stack.subscriptions.create("http://127.0.0.1:9/all")
+    accepted_only = stack.subscriptions.create("http://127.0.0.1:9/acc", ["Accepted"])
+    reg = feed.registered()
+    accepted = feed.item(reg["complaint_id"], "Accepted", category="billing", deadlines={})
+    stack.apply([reg, accepted])
+    stack.apply([reg, accepted])
+    hooks = messages(stack, channel="webhook")
+    assert sorted((m.recipient, m.event_type) for m in hooks) == sorted(
+        [
+            (everything.id, "Registered"),
+            (everything.id, "Accepted"),
+            (accepted_only.id, "Accepted"),
+        ]
+    )
+    assert hooks[0].recipient_masked == "http://127.0.0.1:9"
+    assert hooks[0].template_context["event"]["event_id"] in (reg["event_id"], accepted["event_id"])
+
+
+def test_an_unconfigured_channel_falls_back_to_the_default(stack: Stack, feed: Feed) -> None:
+    stack.intake.available = {"log", "webhook"}
+    stack.apply([feed.registered(channel="sms")])
+    assert [m.channel for m in messages(stack)] == ["log"]
+
+
+def test_events_before_a_registration_are_skipped(stack: Stack, feed: Feed) -> None:
+    stack.apply([feed.item("11111111-1111-1111-1111-111111111111", "Accepted", category="x")])
+    assert messages(stack) == []
+    with stack.engine.connect() as conn:
+        assert conn.execute(select(1)).scalar() == 1
