@@ -1,0 +1,118 @@
+"""Assembles the audit service: ledger, summaries, feed consumer, checkpoint signer and API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Connection, text
+from starlette.concurrency import run_in_threadpool
+
+from services.audit import api
+from services.audit.checkpoint import Signer, load_or_create_signing_key
+from services.audit.checkpoints import CheckpointLog
+from services.audit.immutability import install_schema
+from services.audit.ledger import Ledger
+from services.audit.settings import AuditSettings
+from services.audit.summary import ComplaintSummaries
+from services.kernel.auth import AuthSettings
+from services.kernel.database import create_database_engine
+from services.kernel.feed_consumer import FeedConsumer, feed_token_provider
+from services.kernel.observability import Metrics
+from services.kernel.webapp import create_service_app
+
+DESCRIPTION = """A read-only, verifiable record of every complaint event.
+
+Each event of the complaints feed is an entry of an append-only ledger, a
+leaf of an RFC 6962 Merkle tree with signed C2SP checkpoints. Regulators read
+entries, proofs, case files, search and SLA reports; nobody can write.
+Authorize with a bearer JWT holding the role regulator, supervisor or admin."""
+
+
+def create_app(settings: AuditSettings | None = None, auth: AuthSettings | None = None) -> FastAPI:
+    """Build the audit service; the consumer and the signer run while the app is served."""
+    settings = settings or AuditSettings()
+    auth = auth or AuthSettings()
+    engine = create_database_engine(settings.database_url)
+    with engine.begin() as conn:
+        install_schema(conn)
+    ledger = Ledger(engine)
+    summaries = ComplaintSummaries(engine)
+    signer = Signer(load_or_create_signing_key(settings.signing_key), settings.log_origin)
+    checkpoints = CheckpointLog(engine, signer)
+    metrics = Metrics("audit")
+
+    def record(conn: Connection, items: list[dict[str, Any]]) -> None:
+        # Entries, tree nodes and summaries commit with the feed position, or not at all.
+        ledger.append(conn, items)
+        summaries.apply(conn, items)
+
+    consumer = (
+        FeedConsumer(
+            name="audit",
+            engine=engine,
+            feed_url=settings.feed_url,
+            token=feed_token_provider("AUDIT", auth),
+            handler=record,
+            page_size=settings.feed_page_size,
+            wait_seconds=settings.feed_wait_seconds,
+            lease_ttl=settings.lease_ttl_seconds,
+            metrics=metrics.registry,
+        )
+        if settings.consumer_enabled
+        else None
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(checkpoints.run(settings.checkpoint_interval_seconds))]
+        if consumer is not None:
+            tasks.append(asyncio.create_task(consumer.run()))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if consumer is not None:
+                consumer.close()
+            engine.dispose()
+
+    async def readiness() -> dict[str, Any]:
+        def probe() -> dict[str, Any]:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            details: dict[str, Any] = {"database": "ok", "tree_size": ledger.size()}
+            if consumer is not None:
+                details["feed"] = {
+                    "position": consumer.position,
+                    "lag": consumer.lag,
+                    "standing_by": consumer.standing_by,
+                }
+            return details
+
+        return await run_in_threadpool(probe)
+
+    app = create_service_app(
+        title="Audit service",
+        description=DESCRIPTION,
+        auth=auth,
+        metrics=metrics,
+        readiness=readiness,
+        cors_origins=settings.cors_origins,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.ledger = ledger
+    app.state.summaries = summaries
+    app.state.checkpoints = checkpoints
+    app.state.consumer = consumer
+    app.state.record = record
+    app.include_router(api.router)
+    return app

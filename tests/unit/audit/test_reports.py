@@ -1,0 +1,107 @@
+"""Tests of the complaint summaries folded from the feed, and of the SLA report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from typing import Any
+
+from services.audit.reports import milestone_outcome, nearest_rank, sla_report, sla_report_csv
+from services.audit.summary import Summary, evolve, new_summary
+from tests.audit_helpers import T0, clock, feed_item, history
+
+CID = "c-1"
+
+
+def fold(items: list[dict[str, Any]], cid: str = CID) -> Summary:
+    summary = new_summary(cid)
+    for item in items:
+        summary = evolve(summary, item)
+    return summary
+
+
+def test_a_complaint_is_summarised_from_its_events() -> None:
+    summary = fold(history(CID, "billing", timedelta(hours=2), late=False))
+    assert summary["status"] == "resolved"
+    assert summary["category"] == "billing"
+    assert summary["severity"] == "high"
+    assert summary["case_number"] == "260302-000001"
+    assert summary["received_at"] == T0.replace(tzinfo=None)
+    assert summary["accepted_at"] == (T0 + timedelta(hours=2)).replace(tzinfo=None)
+    assert summary["satisfaction"] == 4
+    assert summary["breached"] is False
+    assert summary["last_position"] == 5
+
+
+def test_breaches_reopening_and_closing_are_kept() -> None:
+    items = history(CID, "billing", timedelta(hours=30), late=True)
+    items += [
+        feed_item(7, CID, 7, "Disputed", {"reason": "no"}),
+        feed_item(8, CID, 8, "Reopened", {"reason": None}),
+        feed_item(9, CID, 9, "Closed", {"outcome": "done", "reason": None}),
+    ]
+    summary = fold(items)
+    assert summary["breached"] is True
+    assert json.loads(summary["deadlines"])["acceptance"]["breached_at"] is not None
+    assert summary["reopen_count"] == 1
+    assert summary["status"] == "closed"
+    # Reopening does not move the first acceptance.
+    assert summary["accepted_at"] == (T0 + timedelta(hours=30)).replace(tzinfo=None)
+
+
+def test_milestone_outcomes() -> None:
+    due = T0 + timedelta(hours=1)
+    assert milestone_outcome(clock(due, T0)) == "met"
+    assert milestone_outcome(clock(due, due + timedelta(seconds=1))) == "breached"
+    assert milestone_outcome(clock(due, None, breached=True)) == "breached"
+    assert milestone_outcome(clock(due)) == "open"
+
+
+def test_nearest_rank() -> None:
+    assert nearest_rank([], 0.9) is None
+    assert nearest_rank([5.0], 0.9) == 5.0
+    assert nearest_rank([float(n) for n in range(1, 11)], 0.9) == 9.0
+    assert nearest_rank([float(n) for n in range(1, 12)], 0.9) == 10.0
+
+
+def test_sla_report_per_category_and_milestone() -> None:
+    rows = [
+        fold(history("a", "billing", timedelta(hours=1), late=False), "a"),
+        fold(history("b", "billing", timedelta(hours=3), late=False), "b"),
+        fold(history("c", "billing", timedelta(hours=30), late=True), "c"),
+        fold(history("d", "privacy", timedelta(hours=2), late=False), "d"),
+    ]
+    report = sla_report(rows, None, None)
+    by_name = {c["category"]: c for c in report["categories"]}
+    assert list(by_name) == ["billing", "privacy", "all"]
+    billing = by_name["billing"]
+    assert billing["complaints"] == 3
+    assert billing["milestones"] == [
+        {
+            "milestone": "acceptance",
+            "complaints": 3,
+            "met": 2,
+            "breached": 1,
+            "open": 0,
+            "compliance_rate": 0.6667,
+        }
+    ]
+    assert billing["time_to_acceptance"] == {
+        "count": 3,
+        "median_seconds": 3 * 3600.0,
+        "p90_seconds": 30 * 3600.0,
+    }
+    assert billing["time_to_result"]["median_seconds"] == 5 * 3600.0
+    assert by_name["all"]["complaints"] == 4
+    assert by_name["all"]["milestones"][0]["met"] == 3
+
+    table = list(csv.DictReader(io.StringIO(sla_report_csv(report))))
+    assert [(r["category"], r["milestone"], r["breached"]) for r in table] == [
+        ("billing", "acceptance", "1"),
+        ("privacy", "acceptance", "0"),
+        ("all", "acceptance", "1"),
+    ]
+    assert table[0]["compliance_rate"] == "0.6667"
+    assert float(table[0]["time_to_acceptance_p90_seconds"]) == 30 * 3600.0
