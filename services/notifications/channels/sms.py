@@ -1,6 +1,6 @@
 """SMS through an HTTP gateway: one JSON POST per message, with an Idempotency-Key.
 
-Request (documented in docs/notifications.md):
+Request (documented in the README (Notifications)):
 
     POST <NOTIFICATIONS_SMS_URL>
     Authorization: Bearer <NOTIFICATIONS_SMS_TOKEN>

@@ -3,7 +3,7 @@
 Headers: `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`,
 `X-Delivery-Key` (the same on every retry: the receiver's idempotency key)
 and `X-Event-Type`. Receivers verify with `services.notifications.signing.verify`
-or the snippet in docs/notifications.md.
+or the snippet in the README (Notifications).
 """
 
 from __future__ import annotations
