@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import threading
 import time
 import uuid
@@ -30,6 +29,7 @@ from sqlalchemy import BigInteger, Column, MetaData, String, Table, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from services.kernel.auth import AuthSettings, Role, mint_token
+from services.kernel.backoff import Backoff
 from services.kernel.lease import Lease
 from services.kernel.observability import request_id_var
 
@@ -47,8 +47,7 @@ feed_positions = Table(
 FeedHandler = Callable[[sqlalchemy.Connection, list[dict[str, Any]]], None]
 
 # Backoff after failures: 0.5 s doubling to 30 s, each delay drawn from its upper half.
-_BACKOFF_BASE = 0.5
-_BACKOFF_CAP = 30.0
+DEFAULT_BACKOFF = Backoff(base=0.5, maximum=30.0)
 
 
 class FeedError(RuntimeError):
@@ -75,9 +74,11 @@ class FeedConsumer:
         lease_ttl: float = 10.0,
         metrics: prometheus_client.CollectorRegistry | None = None,
         transport: httpx.BaseTransport | None = None,
+        backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
         """Create the position table if needed; `transport` lets tests stand in for HTTP."""
         self.name = name
+        self.backoff = backoff
         self.engine = engine
         self.feed_url = feed_url.rstrip("/")
         self.token = token
@@ -226,7 +227,7 @@ class FeedConsumer:
                             "failures": failures,
                         },
                     )
-                    await asyncio.sleep(backoff_delay(failures))
+                    await asyncio.sleep(self.backoff.delay(failures))
                     continue
                 failures = 0
                 if self._standing_by:
@@ -275,12 +276,6 @@ def _status_of(exc: Exception) -> int | None:
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code
     return None
-
-
-def backoff_delay(failures: int) -> float:
-    """Exponential backoff with jitter: the upper half of `base * 2**(failures-1)`, capped."""
-    ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** max(0, failures - 1))
-    return random.uniform(ceiling / 2, ceiling)
 
 
 def feed_token_provider(service_prefix: str, auth: AuthSettings) -> Callable[[], str]:

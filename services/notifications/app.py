@@ -12,6 +12,7 @@ from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 
 from services.kernel.auth import AuthSettings
+from services.kernel.backoff import Backoff
 from services.kernel.database import create_database_engine
 from services.kernel.feed_consumer import FeedConsumer, feed_token_provider
 from services.kernel.idempotency import IdempotencyStore
@@ -19,7 +20,6 @@ from services.kernel.observability import Metrics
 from services.kernel.webapp import create_service_app
 from services.notifications import api
 from services.notifications.addressing import AddressBook
-from services.notifications.backoff import Backoff
 from services.notifications.cases import metadata as cases_metadata
 from services.notifications.channels import Channel
 from services.notifications.channels.email import EmailChannel

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
+from services.kernel.backoff import Backoff
 from services.notifications.addressing import AddressBook
-from services.notifications.backoff import Backoff
 from services.notifications.channels import (
     Channel,
     Delivery,

@@ -15,12 +15,13 @@ from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, sel
 
 from services.kernel import feed_consumer as module
 from services.kernel.auth import AuthSettings
+from services.kernel.backoff import Backoff
 from services.kernel.database import create_database_engine
 from services.kernel.feed_consumer import (
+    DEFAULT_BACKOFF,
     FeedConsumer,
     FeedError,
     PositionConflict,
-    backoff_delay,
     feed_positions,
     feed_token_provider,
 )
@@ -206,11 +207,12 @@ def test_requests_carry_token_request_id_and_a_bounded_wait(engine: Engine) -> N
 async def test_run_backs_off_while_the_feed_is_down_then_catches_up(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(module, "_BACKOFF_BASE", 0.01)
     registry = CollectorRegistry()
     feed = FakeFeed([1, 2, 3])
     feed.failures = 3
-    worker = consumer(engine, feed, registry=registry, wait_seconds=0.05)
+    worker = consumer(
+        engine, feed, registry=registry, wait_seconds=0.05, backoff=Backoff(0.01, 0.05)
+    )
     task = asyncio.create_task(worker.run())
     try:
         for _ in range(200):
@@ -227,11 +229,12 @@ async def test_run_backs_off_while_the_feed_is_down_then_catches_up(
     assert consumer(engine, FakeFeed([]), lease_ttl=60).lease.acquire()
 
 
-def test_backoff_grows_with_jitter_and_is_capped() -> None:
-    assert 0.25 <= backoff_delay(1) <= 0.5
-    assert 2.0 <= backoff_delay(4) <= 4.0
-    assert 15.0 <= backoff_delay(50) <= 30.0
-    assert len({backoff_delay(5) for _ in range(20)}) > 1
+def test_default_backoff_grows_with_jitter_and_is_capped() -> None:
+    delay = DEFAULT_BACKOFF.delay
+    assert 0.25 <= delay(1) <= 0.5
+    assert 2.0 <= delay(4) <= 4.0
+    assert 15.0 <= delay(50) <= 30.0
+    assert len({delay(5) for _ in range(20)}) > 1
 
 
 def test_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from services.kernel.backoff import Backoff
 from services.notifications.addressing import AddressBook
-from services.notifications.backoff import Backoff
 from services.notifications.channels import PermanentFailure, TransientFailure
 from services.notifications.dispatcher import Dispatcher
 from services.notifications.outbox import Message, MessageFilter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from services.notifications.backoff import Backoff
+from services.kernel.backoff import Backoff
 
 
 def test_bounds_double_per_attempt_up_to_the_cap() -> None:

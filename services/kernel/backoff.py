@@ -1,7 +1,10 @@
-"""Exponential backoff with full jitter: when a failed message is tried again.
+"""Exponential backoff with jitter: when a failed attempt is tried again.
+
+Used by the dispatcher (a failed message) and the feed consumer (the feed
+service unreachable).
 
 Full jitter (a uniform delay between zero and the exponential bound) spreads
-retries of many messages that failed together, e.g. while an SMTP server was
+retries of many attempts that failed together, e.g. while an SMTP server was
 down, so they do not all return at the same instant.
 """
 
