@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -342,3 +343,24 @@ async def test_data_survives_a_service_restart(
 
 def test_received_at_defaults_to_now() -> None:
     assert datetime.now(UTC).tzinfo is UTC
+
+
+async def test_long_histories_are_snapshotted_and_every_version_still_reads(
+    database_url: Callable[[str], str], auth_header: Headers
+) -> None:
+    agent = auth_header("agent", sub="agent-1")
+    app = build_app(database_url("complaints"), ShiftedClock(), snapshot_interval=5)
+    async with client_for(app) as client:
+        cid = (await _register(client, agent))["id"]
+        for i in range(12):
+            note = await client.post(
+                f"/v1/complaints/{cid}/notes", json={"text": f"call {i}"}, headers=agent
+            )
+            assert note.status_code == 200
+        snapshots = list(app.state.complaints.snapshots.get(uuid.UUID(cid)))
+        assert [s.originator_version for s in snapshots] == [5, 10]
+        for version in (3, 7, 13):
+            old = await client.get(f"/v1/complaints/{cid}?version={version}", headers=agent)
+            assert old.json()["version"] == version
+        history = (await client.get(f"/v1/complaints/{cid}/history", headers=agent)).json()
+        assert len(history["events"]) == 13, "snapshots never replace the case file"

@@ -294,6 +294,15 @@ class Complaint(Aggregate):
         self.reopened = 0
         self.erased = False
 
+    @property
+    def status(self) -> Status:
+        """Where the complaint stands (held as text, so snapshots restore it as is)."""
+        return Status(self._status)
+
+    @status.setter
+    def status(self, value: Status) -> None:
+        self._status = value.value
+
     # -- creation -------------------------------------------------------------
 
     @classmethod
