@@ -149,3 +149,51 @@ async def test_every_route_declares_and_enforces_its_roles(service: str, tmp_pat
                 if not allowed and status != 403:
                     failures.append(f"{role} {method} {route.path}: {status}, expected 403")
     assert not failures, "\n".join(failures)
+
+
+PROTECTED = {
+    "complaints": "/v1/policies",
+    "audit": "/v1/audit/checkpoint",
+    "notifications": "/v1/notifications",
+}
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+async def test_bad_tokens_are_refused_by_every_service(service: str, tmp_path: Path) -> None:
+    import time
+
+    import jwt
+
+    now = int(time.time())
+    claims = {"sub": "x", "roles": ["admin", "regulator", "supervisor"]}
+    bad = {
+        "expired": jwt.encode({**claims, "exp": now - 120}, JWT_SECRET),
+        "not yet valid": jwt.encode({**claims, "exp": now + 900, "nbf": now + 600}, JWT_SECRET),
+        "wrong secret": jwt.encode({**claims, "exp": now + 60}, "another-secret-" * 3),
+        "alg none": jwt.encode({**claims, "exp": now + 60}, "", algorithm="none"),
+        "malformed": "eyJhbGciOi.not-a-token",
+        "no expiry": jwt.encode(claims, JWT_SECRET),
+    }
+    app = SERVICES[service](tmp_path)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        for name, token in bad.items():
+            response = await client.get(
+                PROTECTED[service], headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code == 401, (name, response.status_code)
+            assert response.headers["content-type"] == "application/problem+json"
+        good = jwt.encode({**claims, "exp": now + 60}, JWT_SECRET)
+        ok = await client.get(PROTECTED[service], headers={"Authorization": f"Bearer {good}"})
+        assert ok.status_code not in (401, 403)
+        for header, value in (
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("cache-control", "no-store"),
+        ):
+            assert ok.headers[header] == value
+        preflight = await client.options(
+            PROTECTED[service],
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+        )
+        assert "access-control-allow-origin" not in preflight.headers, "CORS is closed"
