@@ -19,7 +19,7 @@ from services.audit.ledger import Ledger
 from services.audit.settings import AuditSettings
 from services.audit.summary import ComplaintSummaries
 from services.kernel.auth import AuthSettings
-from services.kernel.database import create_database_engine
+from services.kernel.database import create_database_engine, reading
 from services.kernel.feed_consumer import FeedConsumer, feed_token_provider
 from services.kernel.observability import Metrics
 from services.kernel.webapp import create_service_app
@@ -85,7 +85,7 @@ def create_app(settings: AuditSettings | None = None, auth: AuthSettings | None 
 
     async def readiness() -> dict[str, Any]:
         def probe() -> dict[str, Any]:
-            with engine.connect() as conn:
+            with reading(engine) as conn:
                 conn.execute(text("SELECT 1"))
             details: dict[str, Any] = {"database": "ok", "tree_size": ledger.size()}
             if consumer is not None:

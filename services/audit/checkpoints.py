@@ -23,6 +23,7 @@ from services.audit import merkle
 from services.audit.checkpoint import Checkpoint, Signer
 from services.audit.ledger import ConnectionNodeStore, tree_size
 from services.audit.tables import checkpoints
+from services.kernel.database import reading
 
 log = logging.getLogger("services.audit.checkpoints")
 
@@ -58,12 +59,12 @@ class CheckpointLog:
 
     def latest(self) -> StoredCheckpoint | None:
         """The newest checkpoint, whatever key signed it."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return _latest(conn)
 
     def listing(self, after_size: int, limit: int) -> list[StoredCheckpoint]:
         """Checkpoints with a tree size above `after_size`, oldest first."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(
                 select(checkpoints)
                 .where(checkpoints.c.tree_size > after_size)

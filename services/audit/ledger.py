@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select
 
 from services.audit import merkle
 from services.audit.tables import entries, nodes
+from services.kernel.database import reading
 
 Clock = Callable[[], datetime]
 RESERVED_FIELDS = ("index", "recorded_at")
@@ -142,12 +143,12 @@ class Ledger:
 
     def size(self) -> int:
         """The current number of entries."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return tree_size(conn)
 
     def entries(self, start: int, end: int) -> list[Entry]:
         """Entries with `start <= index < end`, in order."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(
                 select(entries.c.entry_index, entries.c.leaf)
                 .where(entries.c.entry_index >= start, entries.c.entry_index < end)
@@ -157,7 +158,7 @@ class Ledger:
 
     def case_entries(self, complaint_id: str, below: int) -> list[Entry]:
         """A complaint's entries with index below `below`, in order."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(
                 select(entries.c.entry_index, entries.c.leaf)
                 .where(entries.c.complaint_id == complaint_id, entries.c.entry_index < below)
@@ -167,7 +168,7 @@ class Ledger:
 
     def count_for(self, complaint_id: str) -> int:
         """How many entries a complaint has."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return int(
                 conn.execute(
                     select(func.count()).where(entries.c.complaint_id == complaint_id)
@@ -176,7 +177,7 @@ class Ledger:
 
     def root(self, size: int) -> bytes:
         """The root hash of the first `size` entries."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return merkle.root_hash(size, ConnectionNodeStore(conn))
 
     def inclusion_proofs(self, indexes: Sequence[int], size: int) -> list[list[bytes]]:
@@ -187,7 +188,7 @@ class Ledger:
         for index in indexes:
             merkle.inclusion_proof(index, size, wanted)
         memory = merkle.MemoryNodeStore()
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             memory.nodes = ConnectionNodeStore(conn).get_nodes(list(dict.fromkeys(wanted.keys)))
         return [merkle.inclusion_proof(index, size, memory) for index in indexes]
 
@@ -197,5 +198,5 @@ class Ledger:
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """The proof that the tree of `old_size` entries is a prefix of `new_size`."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return merkle.consistency_proof(old_size, new_size, ConnectionNodeStore(conn))

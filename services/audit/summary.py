@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, or_, select
 
 from services.audit.tables import summaries
+from services.kernel.database import reading
 
 Summary = dict[str, Any]
 
@@ -170,7 +171,7 @@ class ComplaintSummaries:
             .order_by(summaries.c.received_at, summaries.c.complaint_id)
             .limit(limit + 1)
         )
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = [dict(row._mapping) for row in conn.execute(statement)]
         next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return [public_summary(row) for row in rows[:limit]], next_cursor
@@ -178,7 +179,7 @@ class ComplaintSummaries:
     def received_between(self, start: datetime | None, end: datetime | None) -> list[Summary]:
         """Every summary of a complaint received in `[start, end)`, for reports."""
         conditions = _conditions(SummaryFilter(received_from=start, received_to=end))
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(select(summaries).where(*conditions))
             return [dict(row._mapping) for row in rows]
 

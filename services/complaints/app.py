@@ -22,7 +22,7 @@ from services.complaints.queue import WorkQueue
 from services.complaints.settings import ComplaintsSettings
 from services.complaints.vault import Vault
 from services.kernel.auth import AuthSettings
-from services.kernel.database import create_database_engine
+from services.kernel.database import create_database_engine, reading
 from services.kernel.idempotency import IdempotencyStore
 from services.kernel.lease import Lease
 from services.kernel.observability import Metrics
@@ -95,7 +95,7 @@ def create_app(
 
     async def readiness() -> dict[str, Any]:
         def ping() -> None:
-            with engine.connect() as conn:
+            with reading(engine) as conn:
                 conn.execute(text("SELECT 1"))
 
         await run_in_threadpool(ping)

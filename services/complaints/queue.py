@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from services.complaints.application import ComplaintNotFound, ComplaintsApplication
 from services.complaints.domain.complaint import Complaint
 from services.complaints.domain.workflow import TERMINAL
+from services.kernel.database import reading
 
 metadata = MetaData()
 
@@ -114,7 +115,7 @@ class WorkQueue:
 
     def catch_up(self, batch: int = 500) -> int:
         """Project every event recorded since the last pass; returns how many."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             position = conn.execute(
                 select(queue_position.c.position).where(queue_position.c.name == "queue")
             ).scalar_one_or_none()
@@ -166,7 +167,7 @@ class WorkQueue:
                 )
             )
         stmt = stmt.order_by(table.c.received_at, table.c.complaint_id).limit(limit + 1)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = [dict(r._mapping) for r in conn.execute(stmt)]
         for row in rows:
             for key in ("received_at", "next_due_at", "next_alarm_at"):
@@ -185,7 +186,7 @@ class WorkQueue:
             .order_by(complaint_queue.c.erase_after)
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [r[0] for r in conn.execute(stmt)]
 
     def due_alarms(self, now: datetime, limit: int = 200) -> Sequence[str]:
@@ -196,7 +197,7 @@ class WorkQueue:
             .order_by(complaint_queue.c.next_alarm_at)
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [r[0] for r in conn.execute(stmt)]
 
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Column, Engine, Float, LargeBinary, MetaData, String, Table, delete, select
 from sqlalchemy.exc import IntegrityError
 
-from services.kernel.database import is_sqlite
+from services.kernel.database import is_sqlite, reading
 
 metadata = MetaData()
 
@@ -139,7 +139,7 @@ class Vault:
             cached = self._cache.get(complaint_id)
         if cached is not None and now - cached[0] < self.cache_seconds and cached[1] is not None:
             return cached[1]
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             wrapped = conn.execute(
                 select(data_keys.c.wrapped_key).where(data_keys.c.complaint_id == complaint_id)
             ).scalar_one_or_none()

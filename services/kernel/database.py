@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
@@ -61,6 +61,8 @@ def create_database_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
+            if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+                return  # A read (see `reading`): no transaction, no lock.
             # IMMEDIATE takes the write lock up front, so two writers queue on the
             # busy timeout instead of failing with "database is locked" mid-transaction.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -68,3 +70,13 @@ def create_database_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(sqlalchemy_url(url), **kwargs)
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads: `engine.begin()` is for writes.
+
+    Reads run without a transaction, so on SQLite they never take the write
+    lock that every write transaction takes up front; the tables read are
+    append-only or read one row at a time, so no read needs a snapshot.
+    """
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.kernel.auth import AuthSettings, Role, mint_token
 from services.kernel.backoff import Backoff
+from services.kernel.database import reading
 from services.kernel.lease import Lease
 from services.kernel.observability import request_id_var
 
@@ -124,7 +125,7 @@ class FeedConsumer:
     @property
     def position(self) -> int:
         """The last position committed to the database."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             value = conn.execute(
                 select(feed_positions.c.position).where(feed_positions.c.name == self.name)
             ).scalar_one()

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, Text, delete, select
 from sqlalchemy.exc import IntegrityError
 
+from services.kernel.database import reading
 from services.kernel.problems import Problem
 
 metadata = MetaData()
@@ -78,7 +79,7 @@ class IdempotencyStore:
             return None
         except IntegrityError:
             pass
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(
                 select(idempotency_keys).where(
                     idempotency_keys.c.principal == principal, idempotency_keys.c.key == key

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.kernel.auth import AuthSettings
 from services.kernel.backoff import Backoff
-from services.kernel.database import create_database_engine
+from services.kernel.database import create_database_engine, reading
 from services.kernel.feed_consumer import FeedConsumer, feed_token_provider
 from services.kernel.idempotency import IdempotencyStore
 from services.kernel.observability import Metrics
@@ -167,7 +167,7 @@ def create_app(
 
     async def readiness() -> dict[str, Any]:
         def probe() -> dict[str, Any]:
-            with engine.connect() as conn:
+            with reading(engine) as conn:
                 conn.execute(text("SELECT 1"))
             return {
                 "database": "ok",

@@ -38,6 +38,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from services.kernel.database import reading
+
 metadata = MetaData()
 DELIVERY_NAMESPACE = uuid.UUID("5a0cf1c2-8f2e-4b9f-a3a1-0d7c6f1e2b44")
 
@@ -406,13 +408,13 @@ class Outbox:
 
     def get(self, message_id: str) -> Message | None:
         """A message by its id (delivery key)."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(select(messages).where(messages.c.id == message_id)).first()
         return Message(**row._asdict()) if row is not None else None
 
     def attempts_of(self, message_id: str) -> list[Attempt]:
         """Every attempt on a message, oldest first."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(
                 select(attempts).where(attempts.c.message_id == message_id).order_by(attempts.c.id)
             ).all()
@@ -431,7 +433,7 @@ class Outbox:
             statement = statement.where(messages.c.channel == query.channel)
         if before is not None:
             statement = statement.where(messages.c.seq < before)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = [Message(**row._asdict()) for row in conn.execute(statement).all()]
         more = len(rows) > limit
         rows = rows[:limit]
@@ -439,7 +441,7 @@ class Outbox:
 
     def counts(self) -> dict[tuple[str, str], int]:
         """How many messages there are by (status, channel)."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(
                 select(messages.c.status, messages.c.channel, func.count()).group_by(
                     messages.c.status, messages.c.channel

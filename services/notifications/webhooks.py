@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Column, Connection, Engine, Float, MetaData, String, Table, Text, select
 
+from services.kernel.database import reading
+
 metadata = MetaData()
 
 subscriptions = Table(
@@ -91,7 +93,7 @@ class Subscriptions:
 
     def get(self, subscription_id: str) -> Subscription | None:
         """A subscription by id."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(
                 select(subscriptions).where(subscriptions.c.id == subscription_id)
             ).first()
@@ -102,7 +104,7 @@ class Subscriptions:
         statement = select(subscriptions).order_by(subscriptions.c.created_at)
         if conn is not None:
             return [_subscription(row) for row in conn.execute(statement).all()]
-        with self.engine.connect() as own:
+        with reading(self.engine) as own:
             return [_subscription(row) for row in own.execute(statement).all()]
 
     def delete(self, subscription_id: str) -> bool:

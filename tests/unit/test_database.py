@@ -1,0 +1,46 @@
+"""SQLite engines: writers queue on the write lock, readers never wait for it."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlalchemy import text
+
+from services.kernel.database import create_database_engine, reading
+
+
+def test_a_read_does_not_wait_for_an_open_write_transaction(tmp_path: Path) -> None:
+    engine = create_database_engine(f"sqlite:///{tmp_path}/db.sqlite")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (2)"))
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(5)
+        done = threading.Event()
+        seen: list[int] = []
+
+        def reader() -> None:
+            with reading(engine) as conn:
+                seen.extend(r[0] for r in conn.execute(text("SELECT x FROM t")))
+            done.set()
+
+        threading.Thread(target=reader).start()
+        assert done.wait(3), "the read waited for the writer's lock"
+        assert seen == [1], "uncommitted rows are not seen"
+    finally:
+        release.set()
+        thread.join()
+    with reading(engine) as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+    engine.dispose()
