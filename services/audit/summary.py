@@ -104,6 +104,8 @@ def evolve(summary: Summary, item: dict[str, Any]) -> Summary:
     if column and out[column] is None:
         out[column] = at
     deadlines = json.loads(summary["deadlines"])
+    for stopped in data.get("stopped") or ():
+        deadlines.pop(stopped, None)  # reclassified: that clock no longer applies
     if isinstance(data.get("deadlines"), dict):
         deadlines.update(data["deadlines"])
     if kind in ("SlaWarning", "SlaBreached"):
@@ -111,7 +113,10 @@ def evolve(summary: Summary, item: dict[str, Any]) -> Summary:
         clock["warned_at" if kind == "SlaWarning" else "breached_at"] = item["occurred_at"]
         deadlines[data["milestone"]] = clock
     out["deadlines"] = json.dumps(deadlines, sort_keys=True)
-    out["breached"] = any(clock.get("breached_at") for clock in deadlines.values())
+    # A breach stays on record through a reopen, which replaces the clocks.
+    out["breached"] = bool(summary["breached"]) or any(
+        clock.get("breached_at") for clock in deadlines.values()
+    )
     return out
 
 

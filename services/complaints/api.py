@@ -4,6 +4,7 @@ Writes run in the thread pool (the event store is synchronous), accept an
 `Idempotency-Key`, and honour `If-Match` on an existing complaint.
 """
 
+import logging
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -63,6 +64,8 @@ from services.kernel.idempotency import IdempotencyStore, StoredResponse, finger
 from services.kernel.problems import PROBLEM_JSON, Problem
 
 router = APIRouter(prefix="/v1")
+log = logging.getLogger("services.complaints.api")
+MAX_POSITION = 2**63 - 1
 
 READERS = (Role.AGENT, Role.SUPERVISOR, Role.REGULATOR, Role.SERVICE, Role.ADMIN)
 WORKERS = (Role.AGENT, Role.SUPERVISOR)
@@ -110,13 +113,17 @@ def _etag(complaint: Complaint) -> str:
     return f'"{complaint.version}"'
 
 
-def _expected_version(if_match: str | None) -> int | None:
+def _expected_versions(if_match: str | None) -> frozenset[int] | None:
+    """The versions an `If-Match` list accepts (RFC 9110: any of them), None for `*`/absent."""
     if if_match is None or if_match.strip() == "*":
         return None
-    found = re.fullmatch(r'\s*(?:W/)?"?(\d+)"?\s*', if_match)
-    if not found:
-        raise Problem(400, "Bad Request", "If-Match must be an ETag returned by this service.")
-    return int(found.group(1))
+    versions = set()
+    for tag in if_match.split(","):
+        found = re.fullmatch(r'\s*(?:W/)?"?(\d{1,18})"?\s*', tag)
+        if not found:
+            raise Problem(400, "Bad Request", "If-Match must list ETags returned by this service.")
+        versions.add(int(found.group(1)))
+    return frozenset(versions)
 
 
 def _problem_for(exc: Exception) -> Problem:
@@ -155,7 +162,9 @@ def _complaint_response(
     headers = {"ETag": _etag(complaint)}
     if status == 201:
         headers["Location"] = f"/v1/complaints/{complaint.id}"
-    view = complaint_view(complaint, _app(request).vault, _clear_text(principal))
+    app = _app(request)
+    milestones = app.pinned_policy(complaint).milestones_for(complaint.category)
+    view = complaint_view(complaint, app.vault, _clear_text(principal), milestones)
     return JSONResponse(jsonable_encoder(view), status, headers=headers)
 
 
@@ -176,7 +185,6 @@ async def _write(
             return await _replay(request, principal, stored)
     try:
         complaint = await run_in_threadpool(operation)
-        await run_in_threadpool(_queue(request).record, complaint)
     except Exception as exc:
         try:
             problem = _problem_for(exc)
@@ -186,9 +194,18 @@ async def _write(
             raise
         body = problem.body(request.url.path)
         if key is not None:
-            kept = StoredResponse(problem.status, {"problem": body}, {})
-            await run_in_threadpool(store.complete, principal.id, key, kept)
+            if isinstance(exc, Conflict):
+                # A lost race is worth retrying with the same key: do not replay it.
+                await run_in_threadpool(store.release, principal.id, key)
+            else:
+                kept = StoredResponse(problem.status, {"problem": body}, {})
+                await run_in_threadpool(store.complete, principal.id, key, kept)
         return JSONResponse(body, problem.status, media_type=PROBLEM_JSON)
+    try:
+        await run_in_threadpool(_queue(request).record, complaint)
+    except Exception as exc:
+        # The change is saved; the queue's catch-up will project it.
+        log.warning("queue not updated", extra={"error_type": type(exc).__name__})
     if key is not None:
         result = {"complaint_id": str(complaint.id), "version": complaint.version}
         await run_in_threadpool(
@@ -289,7 +306,7 @@ async def get_complaint(
     complaint_id: UUID,
     principal: Annotated[Principal, Depends(require(*READERS))],
     as_of: Annotated[AwareDatetime | None, Query(description="RFC 3339 instant")] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_POSITION)] = None,
 ) -> Response:
     """A complaint now, or as it was at `as_of` or `version` (S-6)."""
     if as_of is not None and version is not None:
@@ -359,7 +376,7 @@ def _action_route(action: Action, model: type[BaseModel]) -> None:
         principal: Annotated[Principal, Depends(require(*roles))],
         if_match: Annotated[str | None, Header()] = None,
     ) -> Response:
-        expected = _expected_version(if_match)
+        expected = _expected_versions(if_match)
         params = cast(BaseModel, body).model_dump()
         app = _app(request)
         return await _write(
@@ -412,7 +429,7 @@ async def read_contact(
 async def read_feed(
     request: Request,
     _: Annotated[Principal, Depends(require(Role.SERVICE, Role.REGULATOR, Role.ADMIN))],
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     wait: Annotated[float, Query(ge=0, le=60)] = 0,
 ) -> dict[str, Any]:

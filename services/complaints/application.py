@@ -12,7 +12,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, cast, overload
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -42,8 +42,9 @@ class Conflict(Exception):
 class PreconditionFailed(Exception):
     """The caller's `If-Match` version is not the complaint's current version."""
 
-    def __init__(self, expected: int, actual: int) -> None:
-        super().__init__(f"The complaint is at version {actual}, not {expected}.")
+    def __init__(self, expected: list[int], actual: int) -> None:
+        wanted = " or ".join(str(v) for v in expected)
+        super().__init__(f"The complaint is at version {actual}, not {wanted}.")
         self.expected = expected
         self.actual = actual
 
@@ -139,7 +140,7 @@ class ComplaintsApplication(Application[UUID]):
                 case_number=number,
                 customer=self._sealed_customer(complaint_id, customer),
                 channel=channel,
-                description=self.vault.seal(str(complaint_id), description),
+                description=self.vault.seal(str(complaint_id), description),  # never empty
                 category=category,
                 received_at=received,
                 policy=policy,
@@ -158,12 +159,12 @@ class ComplaintsApplication(Application[UUID]):
         action: Action,
         actor: Actor,
         params: Mapping[str, Any],
-        expected_version: int | None = None,
+        expected_versions: frozenset[int] | None = None,
     ) -> Complaint:
-        """Carry out `action` on a complaint, optionally only at `expected_version`."""
+        """Carry out `action` on a complaint, optionally only at one of `expected_versions`."""
         complaint = self.get(complaint_id)
-        if expected_version is not None and complaint.version != expected_version:
-            raise PreconditionFailed(expected_version, complaint.version)
+        if expected_versions is not None and complaint.version not in expected_versions:
+            raise PreconditionFailed(sorted(expected_versions), complaint.version)
         now = self.clock.now()
         policy = self.pinned_policy(complaint)
         calendar = self.policies.calendar(policy.calendar)
@@ -178,11 +179,10 @@ class ComplaintsApplication(Application[UUID]):
             case Action.RESOLVE:
                 complaint.resolve(actor, now, calendar=calendar, **p)
             case Action.CONFIRM:
-                if p.get("comment"):
-                    p["comment"] = self.vault.seal(str(complaint_id), p["comment"])
+                p["comment"] = self._seal(complaint_id, p.get("comment"))
                 complaint.confirm(actor, now, **p)
             case Action.DISPUTE:
-                complaint.dispute(actor, now, **p)
+                complaint.dispute(actor, now, reason=self._seal(complaint_id, p["reason"]))
             case Action.REOPEN:
                 complaint.reopen(actor, now, policy=policy, calendar=calendar, **p)
             case Action.ESCALATE:
@@ -190,9 +190,9 @@ class ComplaintsApplication(Application[UUID]):
             case Action.CLOSE:
                 complaint.close(actor, now, **p)
             case Action.WITHDRAW:
-                complaint.withdraw(actor, now, **p)
+                complaint.withdraw(actor, now, reason=self._seal(complaint_id, p["reason"]))
             case Action.NOTES:
-                complaint.add_note(actor, now, **p)
+                complaint.add_note(actor, now, text=self._seal(complaint_id, p["text"]))
             case Action.PAUSE:
                 complaint.pause(actor, now, policy=policy, calendar=calendar, **p)
             case Action.RESUME:
@@ -233,6 +233,14 @@ class ComplaintsApplication(Application[UUID]):
         if opened is None or complaint.erased:
             raise PersonalDataErased("The customer's personal data has been erased.")
         return opened
+
+    @overload
+    def _seal(self, complaint_id: UUID, text: str) -> str: ...
+    @overload
+    def _seal(self, complaint_id: UUID, text: None) -> None: ...
+    def _seal(self, complaint_id: UUID, text: str | None) -> str | None:
+        """Seal free text that may quote the customer, so that erasure reaches it."""
+        return self.vault.seal(str(complaint_id), text) if text else text
 
     def _sealed_customer(self, complaint_id: UUID, customer: Mapping[str, Any]) -> dict[str, Any]:
         personal = {k: customer.get(k) for k in PERSONAL_FIELDS}

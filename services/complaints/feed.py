@@ -87,17 +87,18 @@ def _confirmed(event: Any, vault: Vault) -> dict[str, Any]:
 
 PUBLIC_FORMS: dict[str, PublicForm] = {
     "Registered": _registered,
-    "Accepted": _fields("category", "severity", "reason", deadlines=True),
+    "Accepted": _fields("category", "severity", "reason", "stopped", deadlines=True),
     "Transferred": _fields("assignee", "reason"),
     "Investigated": _fields("findings", deadlines=True),
     "Resolved": _fields("resolution", "remedy", deadlines=True),
     "Confirmed": _confirmed,
-    "Disputed": _fields("reason"),
+    # Reasons and notes may quote the customer: sealed in the case file, absent here.
+    "Disputed": _fields(),
     "Reopened": _fields("reason", deadlines=True),
     "Escalated": _fields("body", "reference", "reason"),
     "Closed": _fields("outcome", "reason"),
-    "Withdrawn": _fields("reason"),
-    "NoteAdded": _fields("text"),
+    "Withdrawn": _fields(),
+    "NoteAdded": _fields(),
     "Paused": _fields("reason", deadlines=True),
     "Resumed": _fields("reason", deadlines=True),
     "SlaWarning": _fields("milestone", "due_at"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,7 @@ from services.complaints.domain.complaint import Complaint
 from services.complaints.domain.workflow import TERMINAL
 from services.kernel.database import reading
 
+log = logging.getLogger("services.complaints.queue")
 metadata = MetaData()
 
 complaint_queue = Table(
@@ -128,6 +130,13 @@ class WorkQueue:
                 self.record(self.app.get(UUID(str(complaint_id))))
             except ComplaintNotFound:
                 continue
+            except Exception as exc:
+                # One bad row must not stop the queue (and the deadline monitor
+                # behind it) for every other complaint.
+                log.error(
+                    "queue row not projected",
+                    extra={"complaint_id": str(complaint_id), "error_type": type(exc).__name__},
+                )
         last = notifications[-1].id
         with self.engine.begin() as conn:
             moved = conn.execute(
@@ -143,7 +152,7 @@ class WorkQueue:
     def list(
         self, query: QueueFilter, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of the queue, ordered by due time then id; returns the next cursor."""
+        """One page of the queue, oldest receipt first; returns the next cursor."""
         table = complaint_queue
         stmt = select(table)
         for column, value in (

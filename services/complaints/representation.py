@@ -6,6 +6,7 @@ served only by its own endpoint (S-11).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -40,9 +41,23 @@ def free_text(vault: Vault, complaint_id: Any, value: Any, clear: bool) -> Any:
     return ERASED if opened is None else opened
 
 
-def complaint_view(complaint: Complaint, vault: Vault, clear_text: bool) -> dict[str, Any]:
-    """The complaint's JSON form: personal data masked, free text only for staff."""
-    deadlines = {}
+def complaint_view(
+    complaint: Complaint, vault: Vault, clear_text: bool, milestones: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The complaint's JSON form: personal data masked, free text only for staff.
+
+    Every milestone of the pinned policy has a key; one not started yet is all nulls.
+    """
+    deadlines: dict[str, dict[str, Any]] = {
+        name: {
+            "due_at": None,
+            "completed_at": None,
+            "warned_at": None,
+            "breached_at": None,
+            "paused": False,
+        }
+        for name in milestones
+    }
     for name in complaint.deadlines:
         d = complaint.deadline(name)
         deadlines[name] = {

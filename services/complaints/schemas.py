@@ -6,10 +6,11 @@ than silently ignored.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 Category = Literal[
     "billing",
@@ -27,9 +28,20 @@ ShortText = Field(min_length=1, max_length=500)
 
 
 class Body(BaseModel):
-    """Base of request bodies: unknown fields are refused."""
+    """Base of request bodies: unknown fields and control characters are refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        # NUL and other control characters break databases and terminals; text may
+        # still span lines.
+        if isinstance(value, str) and any(
+            unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value
+        ):
+            raise ValueError("control characters are not allowed")
+        return value
 
 
 class Customer(Body):

@@ -57,7 +57,7 @@ def is_sealed(value: Any) -> bool:
 class Vault:
     """Seals and opens personal data with per-complaint keys."""
 
-    def __init__(self, engine: Engine, master_keys: list[str], cache_seconds: float = 30.0) -> None:
+    def __init__(self, engine: Engine, master_keys: list[str], cache_seconds: float = 5.0) -> None:
         if not master_keys:
             raise MasterKeyMissing(
                 "Set COMPLAINTS_MASTER_KEY (a Fernet key; `make run` generates one in ./var/)."

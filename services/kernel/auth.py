@@ -10,6 +10,7 @@ must not be able to mint tokens.
 from __future__ import annotations
 
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -83,6 +84,10 @@ class Principal:
         raise Problem(403, "Forbidden", "The token carries no known role.")
 
 
+# A token signed for another of the configured keys: the next key may fit.
+_OTHER_KEY = (jwt.InvalidSignatureError, jwt.InvalidAlgorithmError, jwt.InvalidKeyError)
+
+
 class TokenVerifier:
     """Checks bearer tokens against the configured keys."""
 
@@ -117,7 +122,11 @@ class TokenVerifier:
                     leeway=self._settings.leeway_seconds,
                     options={"require": ["sub", "exp"]},
                 )
-            except jwt.InvalidSignatureError as exc:
+            except (
+                jwt.InvalidSignatureError,
+                jwt.InvalidAlgorithmError,
+                jwt.InvalidKeyError,
+            ) as exc:
                 last_error = exc
                 continue
             except jwt.PyJWTError as exc:
@@ -127,12 +136,16 @@ class TokenVerifier:
 
 
 def _principal(claims: dict[str, object]) -> Principal:
+    subject = str(claims["sub"])
+    # The subject is recorded on events and in bounded columns: keep it sane.
+    if not 0 < len(subject) <= 100 or any(unicodedata.category(ch) == "Cc" for ch in subject):
+        raise Problem(401, "Unauthorized", "Invalid token: 'sub' must be 1-100 characters.")
     raw_roles = claims.get("roles", [])
     if not isinstance(raw_roles, list):
         raise Problem(401, "Unauthorized", "Invalid token: 'roles' must be a list.")
     roles = frozenset(Role(r) for r in raw_roles if r in Role.__members__.values())
     name = claims.get("name")
-    return Principal(id=str(claims["sub"]), roles=roles, name=str(name) if name else None)
+    return Principal(id=subject, roles=roles, name=str(name) if name else None)
 
 
 def mint_token(

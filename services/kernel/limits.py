@@ -10,8 +10,9 @@ from services.kernel.problems import Problem, problem_response
 class BodySizeLimitMiddleware:
     """Answer 413 when a request body is larger than `max_bytes`.
 
-    Checks `Content-Length` first and counts streamed chunks too, so a
-    chunked upload cannot slip past the limit.
+    `Content-Length` is checked first; a chunked body is read in full (up to
+    the limit) before the app sees any of it, so an oversized upload is a 413
+    however it is sent, never a parse error from deeper down.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -26,21 +27,21 @@ class BodySizeLimitMiddleware:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await self._refuse(scope, receive, send)
                 return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        body = bytearray()
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
+            if message["type"] != "http.request":
+                # The client went away: let the app see the disconnect.
+                await self.app(scope, _replay([message], receive), send)
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        whole: Message = {"type": "http.request", "body": bytes(body), "more_body": False}
+        await self.app(scope, _replay([whole], receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         problem = Problem(
@@ -49,5 +50,13 @@ class BodySizeLimitMiddleware:
         await problem_response(problem)(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that gives back the buffered messages, then the real stream."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed

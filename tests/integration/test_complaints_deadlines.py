@@ -219,3 +219,29 @@ async def test_business_calendar_skips_national_day_and_counts_a_makeup_saturday
         policies = (await client.get("/v1/policies", headers=auth_header("regulator"))).json()
         assert policies[0]["calendar"] == "cn-workdays"
         assert policies[0]["milestones"]["acceptance"] == "PT24H"
+
+
+async def test_a_standby_monitor_does_nothing_while_the_active_one_holds_the_lease(
+    database_url: Callable[[str], str], auth_header: Headers
+) -> None:
+    clock = ShiftedClock()
+    url = database_url("complaints")
+    active, standby = build_app(url, clock), build_app(url, clock)
+    agent = auth_header("agent", sub="agent-1")
+    async with client_for(active) as client, client_for(standby):
+        cid = (await client.post("/v1/complaints", json=new_complaint(), headers=agent)).json()[
+            "id"
+        ]
+        clock.advance(timedelta(hours=25))
+        assert await asyncio.to_thread(active.state.monitor.lease.acquire)
+        assert await asyncio.to_thread(standby.state.monitor.run_once) == 0
+        history = (await client.get(f"/v1/complaints/{cid}/history", headers=agent)).json()
+        assert not [e for e in history["events"] if e["type"].startswith("Sla")]
+        assert await asyncio.to_thread(active.state.monitor.run_once) == 2
+        # The active one stops: the standby takes over at once, with nothing left to do.
+        await asyncio.to_thread(active.state.monitor.lease.release)
+        assert await asyncio.to_thread(standby.state.monitor.lease.acquire)
+        assert await asyncio.to_thread(standby.state.monitor.run_once) == 0
+        history = (await client.get(f"/v1/complaints/{cid}/history", headers=agent)).json()
+        types = [e["type"] for e in history["events"]]
+        assert types.count("SlaWarning") == types.count("SlaBreached") == 1

@@ -136,3 +136,62 @@ async def test_probes_and_metrics(client: Any, auth_header: Headers) -> None:
 
 
 Factory = Callable[..., str]
+
+
+async def test_control_characters_long_subjects_chunked_bodies_and_huge_numbers(
+    client: Any, auth_header: Headers, token: TokenFactory
+) -> None:
+    agent = auth_header("agent", sub="agent-1")
+    cid = (await client.post("/v1/complaints", json=new_complaint(), headers=agent)).json()["id"]
+    nul = await client.post(
+        f"/v1/complaints/{cid}/transfer",
+        json={"to_agent": "a\u0000b", "reason": "x"},
+        headers=agent,
+    )
+    assert nul.status_code == 422
+    long_sub = await client.get("/v1/policies", headers=_bearer(token("agent", sub="x" * 150)))
+    assert long_sub.status_code == 401
+    blank = await client.post(
+        "/v1/complaints",
+        json=new_complaint(customer={"name": "   ", "phone": "13812345678"}),
+        headers=agent,
+    )
+    assert blank.status_code == 422, "whitespace is stripped before the length check"
+    chinese_spaces = await client.post(
+        "/v1/complaints", json=new_complaint(description="信号\u3000很差\n第二行"), headers=agent
+    )
+    assert chinese_spaces.status_code == 201
+
+    async def chunks() -> Any:
+        for _ in range(100):
+            yield b"x" * 2048
+
+    chunked = await client.post(
+        "/v1/complaints",
+        content=chunks(),
+        headers={**agent, "Content-Type": "application/json"},
+    )
+    assert chunked.status_code == 413
+    for url in (
+        f"/v1/complaints/{cid}?version=9223372036854775808",
+        "/v1/events?after=9223372036854775808",
+    ):
+        huge = await client.get(url, headers=auth_header("admin"))
+        assert huge.status_code == 422, url
+    queue = (await client.get("/v1/complaints", headers=agent)).json()["items"]
+    assert len(queue) == 2, "nothing refused was written"
+
+
+async def test_if_match_accepts_any_listed_version(client: Any, auth_header: Headers) -> None:
+    agent = auth_header("agent", sub="agent-1")
+    cid = (await client.post("/v1/complaints", json=new_complaint(), headers=agent)).json()["id"]
+    listed = await client.post(
+        f"/v1/complaints/{cid}/notes",
+        json={"text": "x"},
+        headers={**agent, "If-Match": '"7", W/"1"'},
+    )
+    assert listed.status_code == 200
+    garbage = await client.post(
+        f"/v1/complaints/{cid}/notes", json={"text": "x"}, headers={**agent, "If-Match": "abc"}
+    )
+    assert garbage.status_code == 400

@@ -245,6 +245,12 @@ def test_personal_data_is_not_in_the_database_file(tmp_path: Path) -> None:
                     headers={**headers, "Idempotency-Key": customer["phone"][-4:]},
                 )
                 assert response.status_code == 201
+                withdrawn = await client.post(
+                    f"/v1/complaints/{response.json()['id']}/withdraw",
+                    json={"reason": "customer says: my neighbour read my bill"},
+                    headers=headers,
+                )
+                assert withdrawn.status_code == 200
 
     asyncio.run(register())
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("c.db*"))
@@ -252,6 +258,7 @@ def test_personal_data_is_not_in_the_database_file(tmp_path: Path) -> None:
         for field in ("name", "phone", "email", "account"):
             assert customer[field].encode() not in raw, field
     assert b"my secret words" not in raw
+    assert b"my neighbour read my bill" not in raw
 
 
 def _agent_token() -> str:

@@ -134,7 +134,7 @@ async def test_dispute_reopens_with_fresh_clocks_then_escalates(
     assert investigation["completed_at"] is None
     due = datetime.fromisoformat(investigation["due_at"])
     assert abs(due - (clock.now() + timedelta(hours=72))) < timedelta(seconds=5)
-    assert "result" not in reopened["deadlines"]
+    assert reopened["deadlines"]["result"]["due_at"] is None, "the result clock restarts later"
     for action in ("investigate", "resolve", "dispute"):
         assert (await _act(client, cid, action, agent)).status_code == 200
     escalated = await _act(client, cid, "escalate", supervisor)
@@ -364,3 +364,27 @@ async def test_long_histories_are_snapshotted_and_every_version_still_reads(
             assert old.json()["version"] == version
         history = (await client.get(f"/v1/complaints/{cid}/history", headers=agent)).json()
         assert len(history["events"]) == 13, "snapshots never replace the case file"
+
+
+async def test_a_write_that_loses_the_race_is_a_409_and_writes_nothing(
+    database_url: Callable[[str], str], auth_header: Headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = database_url("complaints")
+    first, second = build_app(url, ShiftedClock()), build_app(url, ShiftedClock())
+    agent = {**auth_header("agent", sub="agent-1")}
+    async with client_for(first) as one, client_for(second) as two:
+        cid = (await _register(one, agent))["id"]
+        # The second replica loaded the complaint just before the first one wrote.
+        stale = second.state.complaints.get(uuid.UUID(cid))
+        assert (await _act(one, cid, "notes", agent)).status_code == 200
+        monkeypatch.setattr(second.state.complaints, "get", lambda *a, **k: stale)
+        keyed = {**agent, "Idempotency-Key": "race-1"}
+        lost = await two.post(f"/v1/complaints/{cid}/notes", json={"text": "b"}, headers=keyed)
+        assert lost.status_code == 409
+        assert lost.headers["content-type"] == "application/problem+json"
+        monkeypatch.undo()
+        history = (await one.get(f"/v1/complaints/{cid}/history", headers=agent)).json()
+        assert [e["type"] for e in history["events"]] == ["Registered", "NoteAdded"]
+        retried = await two.post(f"/v1/complaints/{cid}/notes", json={"text": "b"}, headers=keyed)
+        assert retried.status_code == 200, "a lost race is not replayed to a retry"
+        assert retried.json()["version"] == 3

@@ -55,3 +55,20 @@ def test_unknown_roles_are_ignored() -> None:
     verifier = TokenVerifier(AuthSettings(jwt_secret=SecretStr(NEW)))
     principal = verifier.verify(mint_token(NEW, "x", ["agent", "root"]))
     assert principal.roles == {Role.AGENT}
+
+
+def test_a_public_key_and_a_secret_together_accept_both_kinds(tmp_path: object) -> None:
+    from pathlib import Path
+
+    key = Ed25519PrivateKey.generate()
+    path = Path(str(tmp_path)) / "jwt.pub"
+    path.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    verifier = TokenVerifier(AuthSettings(jwt_public_key_file=str(path), jwt_secret=SecretStr(NEW)))
+    assert verifier.verify(mint_token(NEW, "svc", [Role.SERVICE])).id == "svc"
+    eddsa = jwt.encode({"sub": "r", "roles": ["regulator"], "exp": int(time.time()) + 60}, key,
+                       "EdDSA")  # fmt: skip
+    assert verifier.verify(eddsa).id == "r"

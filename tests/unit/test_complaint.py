@@ -156,3 +156,38 @@ def test_erasure_only_after_closure_and_only_by_supervisors() -> None:
         complaint.erase(AGENT, T0, reason="asked")
     complaint.erase(SUPERVISOR, T0, reason="asked")
     assert complaint.erased and "erase" not in complaint.allowed_actions
+
+
+def test_a_milestone_completed_late_is_recorded_as_breached_even_without_the_monitor() -> None:
+    complaint = registered()
+    late = T0 + timedelta(hours=25)
+    complaint.accept(AGENT, late, category="billing", severity="low", reason=None,
+                     policy=POLICY, calendar=CALENDAR)  # fmt: skip
+    types = [type(e).__name__ for e in complaint.pending_events]
+    assert types == ["Registered", "SlaBreached", "Accepted"]
+    assert complaint.deadline("acceptance").breached_at == late
+    assert complaint.breached
+
+
+def test_reclassifying_a_fault_stops_its_repair_clock() -> None:
+    complaint = registered("network_fault")
+    complaint.accept(AGENT, T0 + timedelta(hours=1), category="billing", severity="low",
+                     reason=None, policy=POLICY, calendar=CALENDAR)  # fmt: skip
+    assert "repair" not in complaint.deadlines
+    assert complaint.raise_sla_events(T0 + timedelta(hours=30)) == []
+    assert replay(complaint).deadlines == complaint.deadlines
+
+
+def test_a_breach_stays_on_record_through_a_reopen() -> None:
+    complaint = registered()
+    complaint.accept(AGENT, T0, category="billing", severity="low", reason=None,
+                     policy=POLICY, calendar=CALENDAR)  # fmt: skip
+    assert complaint.raise_sla_events(T0 + timedelta(days=4)) == ["SlaWarning", "SlaBreached"]
+    at = T0 + timedelta(days=4, hours=1)
+    complaint.investigate(AGENT, at, findings="f", policy=POLICY, calendar=CALENDAR)
+    complaint.resolve(AGENT, at, resolution="r", remedy=None, calendar=CALENDAR)
+    complaint.dispute(AGENT, at, reason="no")
+    complaint.reopen(AGENT, at, reason=None, policy=POLICY, calendar=CALENDAR)
+    assert complaint.deadline("investigation").breached_at is None, "fresh clock"
+    assert complaint.breached, "the first round's breach is not forgotten"
+    assert replay(complaint).breached

@@ -90,11 +90,14 @@ class Complaint(Aggregate):
         severity: str
         reason: str | None
         deadlines: Deadlines
+        stopped: list[str]
 
         def apply(self, aggregate: Complaint) -> None:
             aggregate.status = Status.ACCEPTED
             aggregate.category = self.category
             aggregate.severity = self.severity
+            for name in self.stopped:
+                aggregate.deadlines.pop(name, None)
             aggregate._set_deadlines(self.deadlines, paused=False)
 
     class Transferred(Event):
@@ -257,6 +260,7 @@ class Complaint(Aggregate):
             entry = dict(aggregate.deadlines[self.milestone])
             entry["breached_at"] = self.timestamp.isoformat()
             aggregate.deadlines[self.milestone] = entry
+            aggregate.ever_breached = True
 
     def __init__(
         self,
@@ -293,6 +297,8 @@ class Complaint(Aggregate):
         self.closed_at: datetime | None = None
         self.reopened = 0
         self.erased = False
+        # Survives a reopen, which replaces the clocks: a breach is never forgotten.
+        self.ever_breached = False
 
     @property
     def status(self) -> Status:
@@ -363,9 +369,14 @@ class Complaint(Aggregate):
             raise InvalidValue(f"Unknown category '{category}'.")
         if severity not in SEVERITIES:
             raise InvalidValue(f"Unknown severity '{severity}'.")
+        self._record_late_breaches(("acceptance",), at)
         running = self._resumed(at, calendar)
         running["acceptance"] = clocks.complete(running["acceptance"], at)
         milestones = policy.milestones_for(category)
+        # Reclassified away from a category: its own clocks (e.g. repair) stop.
+        stopped = [name for name in running if name not in milestones]
+        for name in stopped:
+            del running[name]
         if "repair" in milestones and "repair" not in running:
             # A fault found at acceptance is still measured from receipt.
             running["repair"] = clocks.start(
@@ -383,6 +394,7 @@ class Complaint(Aggregate):
             severity=severity,
             reason=reason,
             deadlines=_dump(running),
+            stopped=stopped,
         )
 
     def transfer(
@@ -410,6 +422,7 @@ class Complaint(Aggregate):
     ) -> None:
         """Complete the preliminary investigation; the result clock starts."""
         self._check(Action.INVESTIGATE)
+        self._record_late_breaches(("investigation",), at)
         running = self._resumed(at, calendar)
         if "investigation" in running:
             running["investigation"] = clocks.complete(running["investigation"], at)
@@ -437,6 +450,7 @@ class Complaint(Aggregate):
     ) -> None:
         """Give the customer the result; the result (and any repair) clock ends."""
         self._check(Action.RESOLVE)
+        self._record_late_breaches(("result", "repair"), at)
         running = self._resumed(at, calendar)
         for name in ("result", "repair"):
             if name in running:
@@ -643,6 +657,24 @@ class Complaint(Aggregate):
                 raised.append("SlaBreached")
         return raised
 
+    def _record_late_breaches(self, names: tuple[str, ...], at: datetime) -> None:
+        """Record the breach of a milestone completed after its due time.
+
+        The monitor may not have passed since the due time (its interval, a
+        lease handover, downtime); the case file must still show the breach.
+        """
+        running = self._running()
+        for name in names:
+            deadline = running.get(name)
+            if deadline is not None and clocks.is_due_for_breach(deadline, at):
+                self.trigger_event(
+                    self.SlaBreached,
+                    timestamp=at,
+                    actor=dict(SYSTEM_ACTOR),
+                    milestone=name,
+                    due_at=deadline.due_at,
+                )
+
     def next_alarm(self) -> datetime | None:
         """The earliest instant at which a warning or breach falls due."""
         if self.status in TERMINAL:
@@ -651,7 +683,7 @@ class Complaint(Aggregate):
         for deadline in self._running().values():
             if deadline.paused_at is not None:
                 continue
-            if deadline.warned_at is None:
+            if deadline.warned_at is None and deadline.breached_at is None:
                 times.append(deadline.warn_at)
             if deadline.breached_at is None:
                 times.append(deadline.due_at)
@@ -663,8 +695,8 @@ class Complaint(Aggregate):
 
     @property
     def breached(self) -> bool:
-        """Whether any milestone has been breached."""
-        return any(d.get("breached_at") for d in self.deadlines.values())
+        """Whether any milestone has ever been breached, reopened rounds included."""
+        return self.ever_breached
 
     @property
     def allowed_actions(self) -> list[str]:
