@@ -25,6 +25,7 @@ from services.complaints.domain.workflow import Action
 from services.complaints.queue import WorkQueue
 from services.kernel.lease import Lease
 
+RENEW_EVERY = 20
 RETENTION_SWEEPER = Actor(id="retention-sweeper", role="system")
 log = logging.getLogger("services.complaints.monitor")
 
@@ -51,9 +52,13 @@ class DeadlineMonitor:
         if not self.lease.acquire():
             return 0
         while self.queue.catch_up():
-            pass
+            if not self.lease.acquire():
+                return 0
         raised = 0
-        for complaint_id in self.queue.due_alarms(self.app.clock.now()):
+        for n, complaint_id in enumerate(self.queue.due_alarms(self.app.clock.now())):
+            # Renew the lease as the pass goes, so a long pass never overlaps a standby's.
+            if n % RENEW_EVERY == RENEW_EVERY - 1 and not self.lease.acquire():
+                return raised
             try:
                 events = self.app.raise_sla_events(UUID(complaint_id))
                 self.queue.record(self.app.get(UUID(complaint_id)))
