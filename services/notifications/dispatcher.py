@@ -72,6 +72,10 @@ class Dispatcher:
     def deliver(self, message: Message) -> None:
         """Try one claimed message and record how it went."""
         started = self.clock()
+        if not self.outbox.renew(message, self.lease_seconds, started):
+            # The claim ran out while earlier messages of the batch were sent.
+            log.info("claim lost before sending", extra={"message_id": message.id})
+            return
         if self._quiet(message, started):
             assert self.quiet_hours is not None
             until = self.quiet_hours.ends_after(datetime.fromtimestamp(started, UTC))

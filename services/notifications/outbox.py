@@ -305,6 +305,26 @@ class Outbox:
             ).all()
         return [Message(**row._asdict()) for row in rows]
 
+    def renew(self, message: Message, lease_seconds: float, now: float) -> bool:
+        """Extend a claim just before its send; False if another dispatcher took it over.
+
+        A batch is claimed at once but sent one by one: without this, a slow
+        batch could outlive the claims of its last messages, and a second
+        dispatcher would send them too.
+        """
+        with self.engine.begin() as conn:
+            renewed = conn.execute(
+                update(messages)
+                .where(
+                    messages.c.id == message.id,
+                    messages.c.claim_token == message.claim_token,
+                    messages.c.status == Status.SENDING,
+                    messages.c.claimed_until >= now,
+                )
+                .values(claimed_until=now + lease_seconds)
+            )
+        return renewed.rowcount == 1
+
     def mark_sent(self, message: Message, started_at: float, detail: str) -> bool:
         """Record a successful attempt; False if the claim was lost meanwhile."""
         now = time.time()

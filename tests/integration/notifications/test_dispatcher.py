@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -257,3 +259,83 @@ def test_webhook_messages_are_signed_with_the_subscription_secret(stack: Stack, 
     )
     assert '"subscription_id":"' + subscription.id in hook.body
     stack.subscriptions.delete(subscription.id)
+
+
+def test_a_batch_that_outlives_its_claims_is_never_sent_twice(tmp_path: Path) -> None:
+    """Two dispatchers: the first's batch is slower than its claim; the second takes over."""
+    import collections
+    import threading
+    import time
+    import uuid
+
+    from services.kernel.backoff import Backoff
+    from services.kernel.database import create_database_engine
+    from services.notifications.addressing import Address
+    from services.notifications.dispatcher import Dispatcher
+    from services.notifications.outbox import NewMessage, Outbox
+    from services.notifications.templating import Renderer
+
+    engine = create_database_engine(f"sqlite:///{tmp_path}/n.db")
+    outbox = Outbox(engine)
+    context: dict[str, Any] = {
+        "case_number": "260301-000001",
+        "deadlines": {},
+        "event_type": "Registered",
+    }
+    with engine.begin() as conn:
+        outbox.add(
+            conn,
+            [
+                NewMessage(
+                    str(uuid.uuid4()),
+                    "260301-000001",
+                    str(uuid.uuid4()),
+                    "Registered",
+                    i,
+                    "customer",
+                    "customer",
+                    None,
+                    "email",
+                    "receipt",
+                    "en",
+                    context,
+                )
+                for i in range(6)
+            ],
+        )
+    sent: collections.Counter[str] = collections.Counter()
+
+    class SlowEmail:
+        name = "email"
+
+        def send(self, delivery: Any) -> str:
+            time.sleep(0.45)
+            sent[delivery.key] += 1
+            return "ok"
+
+    class Book:
+        def resolve(self, message: Any) -> Address:
+            return Address("x@example.com")
+
+    def dispatcher() -> Dispatcher:
+        return Dispatcher(
+            outbox,
+            {"email": cast(Any, SlowEmail())},
+            cast(AddressBook, Book()),
+            Renderer(timezone="UTC", hotline="1"),
+            Backoff(1, 2),
+            lease_seconds=1.1,
+            batch=6,
+        )
+
+    first, second = dispatcher(), dispatcher()
+    running = threading.Thread(target=first.dispatch_once)
+    running.start()
+    time.sleep(1.3)  # the first batch's later claims have expired by now
+    second.dispatch_once()
+    running.join()
+    while second.dispatch_once() or first.dispatch_once():
+        pass
+    assert len(sent) == 6, "every message was sent"
+    assert set(sent.values()) == {1}, f"sent twice: {sent}"
+    engine.dispose()
