@@ -167,6 +167,16 @@ def verify_case(log: AuditLog, verifier: NoteVerifier, complaint_id: str) -> Tru
     if not case["entries"]:
         raise VerificationFailed(f"the checkpoint covers no entry of complaint {complaint_id}")
     for entry in case["entries"]:
+        checked_leaf(entry, entry["index"])
+    # A case file is the complaint's whole history: versions 1, 2, 3... with no gap.
+    # This catches an entry removed, or hidden by tampering with the lookup columns.
+    versions = [entry.get("version") for entry in case["entries"]]
+    if versions != list(range(1, len(versions) + 1)):
+        raise VerificationFailed(
+            f"the case file holds versions {versions}, not 1..{len(versions)} in order: "
+            "an entry of the case is missing or hidden"
+        )
+    for entry in case["entries"]:
         index = entry["index"]
         leaf = checked_leaf(entry, index)
         if entry.get("complaint_id") != complaint_id:

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -106,6 +107,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             str(exc.detail),
             headers=dict(exc.headers or {}),
         )
+        return problem_response(problem, request)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def on_out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        # A value too large for a date or a database column: the caller's input, not a bug.
+        log.info("value out of range", extra={"error_type": type(exc).__name__})
+        problem = Problem(400, "Bad Request", "A value in the request is out of range.")
         return problem_response(problem, request)
 
     @app.exception_handler(Exception)

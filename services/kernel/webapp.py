@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
 from services.kernel.auth import AuthSettings, TokenVerifier
-from services.kernel.limits import BodySizeLimitMiddleware
+from services.kernel.limits import RequestLimitsMiddleware
 from services.kernel.observability import Metrics, RequestContextMiddleware
 from services.kernel.problems import Problem, install_problem_handlers
 from services.kernel.rate_limit import RateLimiter
@@ -54,7 +54,7 @@ def create_service_app(
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match"],
             expose_headers=["ETag", "Location", "X-Request-ID"],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(RequestLimitsMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     from fastapi import Depends

@@ -86,6 +86,20 @@ def apply(conn: Connection, item: Mapping[str, Any]) -> Case | None:
             .values(assignee=json.dumps(data["assignee"]))
         )
         return load(conn, complaint_id)
+    if known is not None and item["type"] == "ContactUpdated":
+        # The customer's corrected language and channel apply from the next message on.
+        customer = data.get("customer") or {}
+        conn.execute(
+            cases.update()
+            .where(cases.c.complaint_id == complaint_id)
+            .values(
+                language=str(customer.get("language") or known.language),
+                preferred_channel=str(customer.get("preferred_channel") or known.preferred_channel),
+                masked_phone=customer.get("phone", known.masked_phone),
+                masked_email=customer.get("email", known.masked_email),
+            )
+        )
+        return load(conn, complaint_id)
     return known
 
 

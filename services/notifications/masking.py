@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from services.kernel.masking import mask_email, mask_phone
 
 
@@ -14,6 +16,8 @@ def mask_address(channel: str, address: str | None) -> str | None:
     if channel == "sms":
         return mask_phone(address)
     if channel == "webhook":
-        scheme, _, rest = address.partition("://")
-        return f"{scheme}://{rest.split('/', 1)[0]}"
+        # Scheme, host and port only: never a path, a query or credentials.
+        url = urlsplit(address)
+        port = f":{url.port}" if url.port else ""
+        return f"{url.scheme}://{url.hostname}{port}"
     return address

@@ -197,3 +197,46 @@ async def test_bad_tokens_are_refused_by_every_service(service: str, tmp_path: P
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
         )
         assert "access-control-allow-origin" not in preflight.headers, "CORS is closed"
+
+
+ODD_INPUTS = {
+    "complaints": [
+        "/v1/complaints/%00",
+        "/v1/complaints?status=%00",
+        "/v1/events?after=99999999999999999999",
+    ],
+    "audit": [
+        "/v1/audit/cases/%00",
+        "/v1/audit/complaints?status=%00",
+        "/v1/audit/checkpoints?after_size=9223372036854775808",
+        "/v1/audit/complaints?received_from=0001-01-01T00:00:00%2B14:00",
+        "/v1/audit/reports/sla?from=9999-12-31T23:59:59-14:00",
+        "/v1/audit/entries?start=-1&end=99999999999999999999",
+        "/v1/audit/proofs/inclusion?index=-5&tree_size=9223372036854775808",
+    ],
+    "notifications": [
+        "/v1/notifications?cursor=999999999999999999",
+        "/v1/notifications/%00",
+        "/v1/webhooks/%00",
+    ],
+}
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+async def test_odd_input_is_a_problem_never_a_500(service: str, tmp_path: Path) -> None:
+    app = SERVICES[service](tmp_path)
+    admin = mint_token(JWT_SECRET, "admin-x", [Role.ADMIN, Role.SUPERVISOR, Role.REGULATOR])
+    headers = {"Authorization": f"Bearer {admin}"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        for url in ODD_INPUTS[service]:
+            response = await client.get(url, headers=headers)
+            assert response.status_code < 500, (url, response.status_code)
+            if response.status_code >= 400:
+                assert response.headers["content-type"] == "application/problem+json", url
+        nul_body = await client.post(
+            "/v1/webhooks" if service == "notifications" else "/v1/complaints",
+            content=b'{"description": "a\\u0000b"}',
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        assert 400 <= nul_body.status_code < 500

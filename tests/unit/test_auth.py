@@ -69,6 +69,7 @@ def test_a_public_key_and_a_secret_together_accept_both_kinds(tmp_path: object) 
     )
     verifier = TokenVerifier(AuthSettings(jwt_public_key_file=str(path), jwt_secret=SecretStr(NEW)))
     assert verifier.verify(mint_token(NEW, "svc", [Role.SERVICE])).id == "svc"
-    eddsa = jwt.encode({"sub": "r", "roles": ["regulator"], "exp": int(time.time()) + 60}, key,
-                       "EdDSA")  # fmt: skip
+    eddsa = jwt.encode(
+        {"sub": "r", "roles": ["regulator"], "exp": int(time.time()) + 60}, key, "EdDSA"
+    )
     assert verifier.verify(eddsa).id == "r"

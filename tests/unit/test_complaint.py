@@ -161,8 +161,15 @@ def test_erasure_only_after_closure_and_only_by_supervisors() -> None:
 def test_a_milestone_completed_late_is_recorded_as_breached_even_without_the_monitor() -> None:
     complaint = registered()
     late = T0 + timedelta(hours=25)
-    complaint.accept(AGENT, late, category="billing", severity="low", reason=None,
-                     policy=POLICY, calendar=CALENDAR)  # fmt: skip
+    complaint.accept(
+        AGENT,
+        late,
+        category="billing",
+        severity="low",
+        reason=None,
+        policy=POLICY,
+        calendar=CALENDAR,
+    )
     types = [type(e).__name__ for e in complaint.pending_events]
     assert types == ["Registered", "SlaBreached", "Accepted"]
     assert complaint.deadline("acceptance").breached_at == late
@@ -171,8 +178,15 @@ def test_a_milestone_completed_late_is_recorded_as_breached_even_without_the_mon
 
 def test_reclassifying_a_fault_stops_its_repair_clock() -> None:
     complaint = registered("network_fault")
-    complaint.accept(AGENT, T0 + timedelta(hours=1), category="billing", severity="low",
-                     reason=None, policy=POLICY, calendar=CALENDAR)  # fmt: skip
+    complaint.accept(
+        AGENT,
+        T0 + timedelta(hours=1),
+        category="billing",
+        severity="low",
+        reason=None,
+        policy=POLICY,
+        calendar=CALENDAR,
+    )
     assert "repair" not in complaint.deadlines
     assert complaint.raise_sla_events(T0 + timedelta(hours=30)) == []
     assert replay(complaint).deadlines == complaint.deadlines
@@ -180,8 +194,9 @@ def test_reclassifying_a_fault_stops_its_repair_clock() -> None:
 
 def test_a_breach_stays_on_record_through_a_reopen() -> None:
     complaint = registered()
-    complaint.accept(AGENT, T0, category="billing", severity="low", reason=None,
-                     policy=POLICY, calendar=CALENDAR)  # fmt: skip
+    complaint.accept(
+        AGENT, T0, category="billing", severity="low", reason=None, policy=POLICY, calendar=CALENDAR
+    )
     assert complaint.raise_sla_events(T0 + timedelta(days=4)) == ["SlaWarning", "SlaBreached"]
     at = T0 + timedelta(days=4, hours=1)
     complaint.investigate(AGENT, at, findings="f", policy=POLICY, calendar=CALENDAR)

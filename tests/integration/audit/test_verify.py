@@ -144,3 +144,21 @@ def test_a_checkpoint_signed_by_another_key_is_refused(client: TestClient, tmp_p
     stranger = Signer(Ed25519PrivateKey.generate(), ORIGIN)
     with pytest.raises(VerificationFailed, match="signature"):
         run(client, NoteVerifier.from_key(stranger.verifier_key), None)
+
+
+@pytest.mark.parametrize(
+    "tampering",
+    [
+        "UPDATE ledger_entries SET complaint_id = 'hidden' WHERE entry_index = 2",
+        "DELETE FROM ledger_entries WHERE entry_index = 0",
+    ],
+)
+def test_a_case_entry_hidden_or_removed_behind_the_index_fails_the_case_file(
+    audit: AuditHarness, client: TestClient, verifier: NoteVerifier, tampering: str
+) -> None:
+    run(client, verifier, None, complaint_id="c-1")
+    drop_triggers(audit.engine)
+    with audit.engine.begin() as conn:
+        conn.exec_driver_sql(tampering)
+    with pytest.raises(VerificationFailed, match="missing or hidden"):
+        run(client, verifier, None, complaint_id="c-1")

@@ -153,3 +153,26 @@ def test_events_before_a_registration_are_skipped(stack: Stack, feed: Feed) -> N
     assert messages(stack) == []
     with stack.engine.connect() as conn:
         assert conn.execute(select(1)).scalar() == 1
+
+
+def test_a_contact_update_changes_the_language_and_channel_of_later_messages(
+    stack: Stack, feed: Feed
+) -> None:
+    reg = feed.registered(language="zh-CN", channel="email")
+    cid = reg["complaint_id"]
+    update = feed.item(
+        cid,
+        "ContactUpdated",
+        customer={
+            "phone": "139****1111",
+            "email": "z***@example.com",
+            "language": "en",
+            "preferred_channel": "sms",
+        },
+        reason="moved",
+    )
+    stack.apply([reg, update, feed.item(cid, "Accepted", category="billing")])
+    receipt, acceptance = messages(stack, complaint_id=cid)
+    assert (receipt.language, receipt.channel) == ("zh-CN", "email")
+    assert (acceptance.language, acceptance.channel) == ("en", "sms")
+    assert acceptance.recipient_masked == "139****1111"
