@@ -219,9 +219,28 @@ async def report_sla(
     """Per category and milestone, for complaints received in `[from, to)`."""
     rows = await _run(_summaries(request).received_between, start, end)
     report = sla_report(rows, start, end)
-    if "text/csv" in accept:
+    if _prefers_csv(accept):
         return Response(sla_report_csv(report), media_type="text/csv; charset=utf-8")
     return report
+
+
+def _prefers_csv(accept: str) -> bool:
+    """Whether `Accept` ranks text/csv above JSON (q-values honoured, q=0 refuses)."""
+    ranks: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        ranks[media.lower()] = max(q, ranks.get(media.lower(), 0.0))
+    csv = ranks.get("text/csv", 0.0)
+    json_rank = max(ranks.get("application/json", 0.0), ranks.get("*/*", 0.0) * 0.999)
+    return csv > 0 and csv >= json_rank
 
 
 @router.api_route(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from sqlalchemy import Connection, Engine, and_, or_, select
 
 from services.audit.tables import summaries
 from services.kernel.database import reading
+
+log = logging.getLogger("services.audit.summary")
 
 Summary = dict[str, Any]
 
@@ -148,7 +151,19 @@ class ComplaintSummaries:
         current = dict(known)
         for item in items:
             cid = item["complaint_id"]
-            current[cid] = evolve(current.get(cid) or new_summary(cid), item)
+            try:
+                current[cid] = evolve(current.get(cid) or new_summary(cid), item)
+            except Exception as exc:
+                # The ledger must never stall on a summary it cannot fold: the entry
+                # is appended all the same, and the operator is told.
+                log.error(
+                    "summary not updated",
+                    extra={
+                        "complaint_id": cid,
+                        "type": item.get("type"),
+                        "error_type": type(exc).__name__,
+                    },
+                )
         for cid, row in current.items():
             if cid in known:
                 conn.execute(

@@ -8,6 +8,8 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from services.audit.reports import milestone_outcome, nearest_rank, sla_report, sla_report_csv
 from services.audit.summary import Summary, evolve, new_summary
 from tests.audit_helpers import T0, clock, feed_item, history
@@ -105,3 +107,21 @@ def test_sla_report_per_category_and_milestone() -> None:
     ]
     assert table[0]["compliance_rate"] == "0.6667"
     assert float(table[0]["time_to_acceptance_p90_seconds"]) == 30 * 3600.0
+
+
+@pytest.mark.parametrize(
+    ("accept", "csv"),
+    [
+        ("text/csv", True),
+        ("application/json", False),
+        ("text/csv;q=0, application/json", False),
+        ("application/json;q=0.5, text/csv", True),
+        ("*/*", False),
+        ("text/csv, */*", True),
+        ("text/csv;q=bogus", False),
+    ],
+)
+def test_csv_only_when_the_caller_prefers_it(accept: str, csv: bool) -> None:
+    from services.audit.api import _prefers_csv
+
+    assert _prefers_csv(accept) is csv
