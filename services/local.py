@@ -49,6 +49,7 @@ def _environment(ports: dict[str, int]) -> dict[str, str]:
         "NOTIFICATIONS_DATABASE_URL": f"sqlite:///{VAR / 'notifications.db'}",
         "NOTIFICATIONS_FEED_URL": complaints_url,
         "NOTIFICATIONS_DEFAULT_CHANNEL": "log",
+        "NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE": "true",  # local receivers on this machine
         "AUDIT_DATABASE_URL": f"sqlite:///{VAR / 'audit.db'}",
         "AUDIT_FEED_URL": complaints_url,
         "AUDIT_SIGNING_KEY": str(VAR / "audit-signing.pem"),

@@ -29,7 +29,7 @@ from services.notifications.schemas import (
     NewSubscription,
     SubscriptionView,
 )
-from services.notifications.webhooks import Subscriptions
+from services.notifications.webhooks import Subscriptions, internal_address
 
 router = APIRouter(prefix="/v1")
 
@@ -157,6 +157,14 @@ async def create_subscription(
     subscriptions = _subscriptions(request)
 
     def operation() -> JSONResponse:
+        internal = internal_address(str(body.url))
+        if internal is not None and not request.app.state.settings.webhook_allow_private:
+            raise Problem(
+                422,
+                "Invalid request",
+                f"Webhook URLs may not point at internal addresses ({internal}); "
+                "set NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE for local receivers.",
+            )
         created = subscriptions.create(
             str(body.url), body.event_types, body.secret, body.description
         )

@@ -43,6 +43,12 @@ class NotificationsSettings(BaseSettings):
     )
 
     hotline: str = Field(default="10000", description="Service number quoted in messages.")
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook URLs on loopback, link-local or private addresses "
+        "(local runs and tests); off, such URLs are refused so an admin token cannot "
+        "aim the service at internal systems.",
+    )
     default_channel: str | None = Field(
         default="log",
         description="Used instead of a channel that is not configured; empty: such "

@@ -204,6 +204,7 @@ def notifications(tmp_path: Path, complaints: ServiceProcess) -> Iterator[Notifi
             "NOTIFICATIONS_DATABASE_URL": f"sqlite:///{tmp_path / 'notifications.db'}",
             "NOTIFICATIONS_FEED_URL": complaints.url,
             "NOTIFICATIONS_STAFF_DIRECTORY": str(staff),
+            "NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver runs on loopback
             "NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
             "NOTIFICATIONS_SMTP_PORT": str(smtp_port),
             "NOTIFICATIONS_SMTP_FROM": "care@operator.example",

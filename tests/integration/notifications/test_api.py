@@ -27,6 +27,7 @@ def app(tmp_path: Path) -> FastAPI:
         feed_url="http://127.0.0.1:9",
         consumer_enabled=False,
         dispatcher_enabled=False,
+        webhook_allow_private=True,
     )
     return create_app(settings, AuthSettings(jwt_secret=SecretStr(JWT_SECRET)))
 
@@ -185,3 +186,29 @@ def test_probes_report_feed_lag_and_outbox_metrics(
     metrics = client.get("/metrics").text
     assert 'notification_messages{channel="log",status="pending"} 2.0' in metrics
     assert "notification_delivery_seconds" in metrics
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:5432/x",
+        "http://169.254.169.254/latest",
+        "http://10.0.0.8/h",
+        "http://[::1]/h",
+    ],
+)
+def test_webhooks_to_internal_addresses_are_refused_unless_allowed(
+    tmp_path: Path, auth_header: Headers, url: str
+) -> None:
+    settings = NotificationsSettings(
+        database_url=f"sqlite:///{tmp_path / 'strict.db'}",
+        feed_url="http://127.0.0.1:9",
+        consumer_enabled=False,
+        dispatcher_enabled=False,
+    )
+    strict = create_app(settings, AuthSettings(jwt_secret=SecretStr(JWT_SECRET)))
+    with TestClient(strict) as client:
+        response = client.post("/v1/webhooks", json={"url": url}, headers=auth_header("admin"))
+        assert response.status_code == 422
+        assert "internal" in response.json()["detail"]
+        assert client.get("/v1/webhooks", headers=auth_header("admin")).json() == []
