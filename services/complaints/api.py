@@ -4,6 +4,7 @@ Writes run in the thread pool (the event store is synchronous), accept an
 `Idempotency-Key`, and honour `If-Match` on an existing complaint.
 """
 
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -60,7 +61,7 @@ from services.complaints.schemas import (
     Withdraw,
 )
 from services.kernel.auth import Principal, Role, require
-from services.kernel.idempotency import IdempotencyStore, StoredResponse, fingerprint
+from services.kernel.idempotency import StoredResponse, idempotently
 from services.kernel.problems import PROBLEM_JSON, Problem
 
 router = APIRouter(prefix="/v1")
@@ -173,59 +174,52 @@ async def _write(
 ) -> Response:
     """Run a write once per Idempotency-Key, record it in the queue, and answer.
 
-    A replay is rendered afresh from the version the first request produced,
-    so no response body (and no personal data in it) is ever stored.
+    What is kept for a replay is the complaint's id and version, rendered
+    afresh on replay, so no response body (and no personal data in it) is
+    ever stored.
     """
-    store: IdempotencyStore = request.app.state.idempotency
-    key = request.headers.get("Idempotency-Key")
-    if key is not None:
-        print_ = fingerprint(request.method, request.url.path, await request.body())
-        stored = await run_in_threadpool(store.claim, principal.id, key, print_)
-        if stored is not None:
-            return await _replay(request, principal, stored)
-    try:
-        complaint = await run_in_threadpool(operation)
-    except Exception as exc:
+
+    lost_race = False
+
+    async def perform() -> Response:
+        nonlocal lost_race
         try:
+            complaint = await run_in_threadpool(operation)
+        except Exception as exc:
             problem = _problem_for(exc)
-        except Exception:
-            if key is not None:
-                await run_in_threadpool(store.release, principal.id, key)
-            raise
-        body = problem.body(request.url.path)
-        if key is not None:
-            if isinstance(exc, Conflict):
-                # A lost race is worth retrying with the same key: do not replay it.
-                await run_in_threadpool(store.release, principal.id, key)
-            else:
-                kept = StoredResponse(problem.status, {"problem": body}, {})
-                await run_in_threadpool(store.complete, principal.id, key, kept)
-        return JSONResponse(body, problem.status, media_type=PROBLEM_JSON)
-    try:
-        await run_in_threadpool(_queue(request).record, complaint)
-    except Exception as exc:
-        # The change is saved; the queue's catch-up will project it.
-        log.warning("queue not updated", extra={"error_type": type(exc).__name__})
-    if key is not None:
-        result = {"complaint_id": str(complaint.id), "version": complaint.version}
-        await run_in_threadpool(
-            store.complete, principal.id, key, StoredResponse(status, result, {})
-        )
-    return _complaint_response(request, principal, complaint, status)
+            lost_race = isinstance(exc, Conflict)
+            return JSONResponse(
+                problem.body(request.url.path), problem.status, media_type=PROBLEM_JSON
+            )
+        try:
+            await run_in_threadpool(_queue(request).record, complaint)
+        except Exception as exc:
+            # The change is saved; the queue's catch-up will project it.
+            log.warning("queue not updated", extra={"error_type": type(exc).__name__})
+        return _complaint_response(request, principal, complaint, status)
 
-
-async def _replay(request: Request, principal: Principal, stored: StoredResponse) -> Response:
-    if "problem" in stored.body:
-        response: Response = JSONResponse(
-            stored.body["problem"], stored.status, media_type=PROBLEM_JSON
-        )
-    else:
-        complaint_id = UUID(stored.body["complaint_id"])
-        version = int(stored.body["version"])
+    async def replay(stored: StoredResponse) -> Response:
+        if "problem" in stored.body:
+            return JSONResponse(stored.body["problem"], stored.status, media_type=PROBLEM_JSON)
+        complaint_id, version = UUID(stored.body["complaint_id"]), int(stored.body["version"])
         complaint = await _read(lambda: _app(request).get(complaint_id, version=version))
-        response = _complaint_response(request, principal, complaint, stored.status)
-    response.headers["Idempotent-Replayed"] = "true"
-    return response
+        return _complaint_response(request, principal, complaint, stored.status)
+
+    def remember(response: Response) -> StoredResponse | None:
+        if lost_race:
+            return None  # A lost race is worth retrying with the same key: never replay it.
+        return _remembered(response)
+
+    return await idempotently(request, principal.id, perform, remember=remember, replay=replay)
+
+
+def _remembered(response: Response) -> StoredResponse:
+    body = json.loads(bytes(response.body))
+    if response.status_code >= 400:
+        return StoredResponse(response.status_code, {"problem": body}, {})
+    return StoredResponse(
+        response.status_code, {"complaint_id": body["id"], "version": body["version"]}, {}
+    )
 
 
 async def _read(operation: Callable[[], Any]) -> Any:

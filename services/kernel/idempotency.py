@@ -12,14 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, Text, delete, select
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from services.kernel.database import reading
-from services.kernel.problems import Problem
+from services.kernel.problems import PROBLEM_JSON, Problem
 
 metadata = MetaData()
 
@@ -126,3 +130,57 @@ class IdempotencyStore:
                     idempotency_keys.c.principal == principal, idempotency_keys.c.key == key
                 )
             )
+
+
+Remember = Callable[[Response], StoredResponse | None]
+Replay = Callable[[StoredResponse], Awaitable[Response]]
+
+
+def remember_body(response: Response) -> StoredResponse | None:
+    """Keep the response as sent: status, JSON body and `Location`."""
+    body = json.loads(bytes(response.body)) if response.body else None
+    kept = {k: v for k, v in response.headers.items() if k.lower() == "location"}
+    return StoredResponse(response.status_code, body, kept)
+
+
+async def replay_body(stored: StoredResponse) -> Response:
+    """Answer again with the kept status, body and headers."""
+    media = PROBLEM_JSON if stored.status >= 400 else "application/json"
+    return JSONResponse(stored.body, stored.status, headers=stored.headers, media_type=media)
+
+
+async def idempotently(
+    request: Request,
+    caller: str,
+    perform: Callable[[], Awaitable[Response]],
+    *,
+    remember: Remember = remember_body,
+    replay: Replay = replay_body,
+) -> Response:
+    """Run a write once per `Idempotency-Key` of `caller`; repeats get its answer again.
+
+    `remember` chooses what is kept of the answer (None: keep nothing and free
+    the key, for an answer worth retrying); `replay` turns it back into a
+    response. Server errors always free the key.
+    """
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return await perform()
+    store: IdempotencyStore = request.app.state.idempotency
+    print_ = fingerprint(request.method, request.url.path, await request.body())
+    stored = await run_in_threadpool(store.claim, caller, key, print_)
+    if stored is not None:
+        response = await replay(stored)
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+    try:
+        response = await perform()
+    except BaseException:
+        await run_in_threadpool(store.release, caller, key)
+        raise
+    kept = remember(response) if response.status_code < 500 else None
+    if kept is None:
+        await run_in_threadpool(store.release, caller, key)
+    else:
+        await run_in_threadpool(store.complete, caller, key, kept)
+    return response

@@ -6,7 +6,6 @@ admins manage webhook subscriptions. Writes accept an `Idempotency-Key`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -16,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.kernel.auth import Principal, Role, require
-from services.kernel.idempotency import IdempotencyStore, StoredResponse, fingerprint
+from services.kernel.idempotency import idempotently
 from services.kernel.problems import PROBLEM_JSON, Problem
 from services.notifications.outbox import MessageFilter, Outbox
 from services.notifications.schemas import (
@@ -51,27 +50,7 @@ async def _idempotent(
     request: Request, principal: Principal, operation: Callable[[], JSONResponse]
 ) -> Response:
     """Run a write once per Idempotency-Key and replay its answer to repeats."""
-    store: IdempotencyStore = request.app.state.idempotency
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return await _answer(request, operation)
-    print_ = fingerprint(request.method, request.url.path, await request.body())
-    stored = await run_in_threadpool(store.claim, principal.id, key, print_)
-    if stored is not None:
-        media = PROBLEM_JSON if stored.status >= 400 else "application/json"
-        headers = {**stored.headers, "Idempotent-Replayed": "true"}
-        return JSONResponse(stored.body, stored.status, headers=headers, media_type=media)
-    try:
-        response = await _answer(request, operation)
-    except Exception:
-        await run_in_threadpool(store.release, principal.id, key)
-        raise
-    kept = {k: v for k, v in response.headers.items() if k.lower() == "location"}
-    body = json.loads(bytes(response.body)) if response.body else None
-    await run_in_threadpool(
-        store.complete, principal.id, key, StoredResponse(response.status_code, body, kept)
-    )
-    return response
+    return await idempotently(request, principal.id, lambda: _answer(request, operation))
 
 
 async def _answer(request: Request, operation: Callable[[], JSONResponse]) -> JSONResponse:
