@@ -217,8 +217,8 @@ async def report_sla(
     accept: Annotated[str, Header()] = "application/json",
 ) -> Any:
     """Per category and milestone, for complaints received in `[from, to)`."""
-    rows = await _run(_summaries(request).received_between, start, end)
-    report = sla_report(rows, start, end)
+    summaries = _summaries(request)
+    report = await _run(lambda: sla_report(summaries.received_between(start, end), start, end))
     if _prefers_csv(accept):
         return Response(sla_report_csv(report), media_type="text/csv; charset=utf-8")
     return report

@@ -66,49 +66,65 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return (end - start).total_seconds() if start and end else None
 
 
-def _category_report(category: str, rows: Sequence[Summary]) -> dict[str, Any]:
-    tallies: dict[str, dict[str, int]] = {}
-    for row in rows:
-        for milestone, clock in json.loads(row["deadlines"]).items():
-            tally = tallies.setdefault(milestone, {"met": 0, "breached": 0, "open": 0})
+class _Tally:
+    """One category's running totals: rows are folded in one at a time, never kept."""
+
+    def __init__(self, category: str) -> None:
+        self.category = category
+        self.complaints = 0
+        self.outcomes: dict[str, dict[str, int]] = {}
+        self.to_acceptance: list[float] = []
+        self.to_result: list[float] = []
+
+    def add(self, row: Summary, clocks: dict[str, Any]) -> None:
+        self.complaints += 1
+        for milestone, clock in clocks.items():
+            tally = self.outcomes.setdefault(milestone, {"met": 0, "breached": 0, "open": 0})
             tally[milestone_outcome(clock)] += 1
-    milestones = []
-    for milestone in sorted(tallies):
-        tally = tallies[milestone]
-        decided = tally["met"] + tally["breached"]
-        milestones.append(
-            {
-                "milestone": milestone,
-                "complaints": sum(tally.values()),
-                **tally,
-                "compliance_rate": round(tally["met"] / decided, 4) if decided else None,
-            }
-        )
-    to_acceptance = [
-        s for row in rows if (s := _seconds(row["received_at"], row["accepted_at"])) is not None
-    ]
-    to_result = [
-        s for row in rows if (s := _seconds(row["received_at"], row["resolved_at"])) is not None
-    ]
-    return {
-        "category": category,
-        "complaints": len(rows),
-        "milestones": milestones,
-        "time_to_acceptance": _durations(to_acceptance),
-        "time_to_result": _durations(to_result),
-    }
+        if (seconds := _seconds(row["received_at"], row["accepted_at"])) is not None:
+            self.to_acceptance.append(seconds)
+        if (seconds := _seconds(row["received_at"], row["resolved_at"])) is not None:
+            self.to_result.append(seconds)
+
+    def report(self) -> dict[str, Any]:
+        milestones = []
+        for milestone in sorted(self.outcomes):
+            tally = self.outcomes[milestone]
+            decided = tally["met"] + tally["breached"]
+            milestones.append(
+                {
+                    "milestone": milestone,
+                    "complaints": sum(tally.values()),
+                    **tally,
+                    "compliance_rate": round(tally["met"] / decided, 4) if decided else None,
+                }
+            )
+        return {
+            "category": self.category,
+            "complaints": self.complaints,
+            "milestones": milestones,
+            "time_to_acceptance": _durations(self.to_acceptance),
+            "time_to_result": _durations(self.to_result),
+        }
 
 
 def sla_report(
     rows: Iterable[Summary], start: datetime | None, end: datetime | None
 ) -> dict[str, Any]:
-    """The report over complaints received in `[start, end)`: per category, then all."""
-    rows = list(rows)
-    by_category: dict[str, list[Summary]] = {}
+    """The report over complaints received in `[start, end)`: per category, then all.
+
+    Rows are streamed: memory grows with the handling times kept for the
+    percentiles (two numbers per complaint), not with the rows.
+    """
+    by_category: dict[str, _Tally] = {}
+    everything = _Tally(ALL)
     for row in rows:
-        by_category.setdefault(row["category"] or "unclassified", []).append(row)
-    categories = [_category_report(name, by_category[name]) for name in sorted(by_category)]
-    categories.append(_category_report(ALL, rows))
+        clocks = json.loads(row["deadlines"])
+        category = row["category"] or "unclassified"
+        by_category.setdefault(category, _Tally(category)).add(row, clocks)
+        everything.add(row, clocks)
+    categories = [by_category[name].report() for name in sorted(by_category)]
+    categories.append(everything.report())
     return {
         "from": start.isoformat() if start else None,
         "to": end.isoformat() if end else None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +21,7 @@ from services.audit.tables import summaries
 from services.kernel.database import reading
 
 log = logging.getLogger("services.audit.summary")
+REPORT_BATCH = 1000
 
 Summary = dict[str, Any]
 
@@ -196,12 +197,24 @@ class ComplaintSummaries:
         next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return [public_summary(row) for row in rows[:limit]], next_cursor
 
-    def received_between(self, start: datetime | None, end: datetime | None) -> list[Summary]:
-        """Every summary of a complaint received in `[start, end)`, for reports."""
+    def received_between(self, start: datetime | None, end: datetime | None) -> Iterator[Summary]:
+        """Every summary of a complaint received in `[start, end)`, streamed for reports."""
         conditions = _conditions(SummaryFilter(received_from=start, received_to=end))
-        with reading(self.engine) as conn:
-            rows = conn.execute(select(summaries).where(*conditions))
-            return [dict(row._mapping) for row in rows]
+        last = ""
+        while True:
+            # Keyset batches: bounded memory on both backends, no long-lived cursor.
+            with reading(self.engine) as conn:
+                batch = conn.execute(
+                    select(summaries)
+                    .where(*conditions, summaries.c.complaint_id > last)
+                    .order_by(summaries.c.complaint_id)
+                    .limit(REPORT_BATCH)
+                ).all()
+            for row in batch:
+                yield dict(row._mapping)
+            if len(batch) < REPORT_BATCH:
+                return
+            last = batch[-1].complaint_id
 
 
 def public_summary(row: Summary) -> Summary:

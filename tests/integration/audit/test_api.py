@@ -279,3 +279,15 @@ async def test_no_checkpoint_yet_is_a_503(
         response = await client.get("/v1/audit/checkpoint", headers=auth_header("regulator"))
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_sla_report_is_the_same_however_the_rows_are_batched(
+    client: httpx.AsyncClient, auth_header: Headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.audit import summary
+
+    whole = (await get(client, auth_header, "/v1/audit/reports/sla")).json()
+    monkeypatch.setattr(summary, "REPORT_BATCH", 1)
+    batched = (await get(client, auth_header, "/v1/audit/reports/sla")).json()
+    assert batched == whole
+    assert whole["categories"][-1]["complaints"] >= 3
