@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime
@@ -214,11 +214,17 @@ async def report_sla(
     _: Reader,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    by: Literal["category", "owner"] = "category",
     accept: Annotated[str, Header()] = "application/json",
 ) -> Any:
-    """Per category and milestone, for complaints received in `[from, to)`."""
+    """Per category (or owner) and milestone, for complaints received in `[from, to)`.
+
+    Also the quality indicators of S-10: average satisfaction, reopen and
+    escalation rates.
+    """
     summaries = _summaries(request)
-    report = await _run(lambda: sla_report(summaries.received_between(start, end), start, end))
+    rows = summaries.received_between
+    report = await _run(lambda: sla_report(rows(start, end), start, end, by))
     if _prefers_csv(accept):
         return Response(sla_report_csv(report), media_type="text/csv; charset=utf-8")
     return report

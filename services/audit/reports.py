@@ -1,4 +1,7 @@
-"""The SLA report (S-10): compliance per category and milestone, and handling times.
+"""The SLA report (S-10): compliance per milestone, handling times and quality.
+
+Grouped by category (the default) or by owner, the first-contact agent
+accountable for the case (S-4).
 
 Built from complaint summaries received in a period. A milestone is *met*
 when it was completed by its due time without a recorded breach, *breached*
@@ -21,8 +24,8 @@ from typing import Any
 from services.audit.summary import Summary, instant
 
 ALL = "all"
+GROUPINGS = {"category": "unclassified", "owner": "unassigned"}
 CSV_COLUMNS = (
-    "category",
     "milestone",
     "complaints",
     "met",
@@ -33,6 +36,10 @@ CSV_COLUMNS = (
     "time_to_acceptance_p90_seconds",
     "time_to_result_median_seconds",
     "time_to_result_p90_seconds",
+    "satisfaction_average",
+    "satisfaction_responses",
+    "reopen_rate",
+    "escalation_rate",
 )
 
 
@@ -69,15 +76,23 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 class _Tally:
     """One category's running totals: rows are folded in one at a time, never kept."""
 
-    def __init__(self, category: str) -> None:
-        self.category = category
+    def __init__(self, by: str, name: str) -> None:
+        self.by = by
+        self.name = name
         self.complaints = 0
+        self.ratings: list[int] = []
+        self.reopened = 0
+        self.escalated = 0
         self.outcomes: dict[str, dict[str, int]] = {}
         self.to_acceptance: list[float] = []
         self.to_result: list[float] = []
 
     def add(self, row: Summary, clocks: dict[str, Any]) -> None:
         self.complaints += 1
+        if row.get("satisfaction") is not None:
+            self.ratings.append(int(row["satisfaction"]))
+        self.reopened += 1 if row.get("reopen_count") else 0
+        self.escalated += 1 if row.get("escalated") else 0
         for milestone, clock in clocks.items():
             tally = self.outcomes.setdefault(milestone, {"met": 0, "breached": 0, "open": 0})
             tally[milestone_outcome(clock)] += 1
@@ -100,51 +115,66 @@ class _Tally:
                 }
             )
         return {
-            "category": self.category,
+            self.by: self.name,
             "complaints": self.complaints,
             "milestones": milestones,
             "time_to_acceptance": _durations(self.to_acceptance),
             "time_to_result": _durations(self.to_result),
+            "satisfaction": {
+                "responses": len(self.ratings),
+                "average": round(statistics.fmean(self.ratings), 2) if self.ratings else None,
+            },
+            "reopen_rate": self._rate(self.reopened),
+            "escalation_rate": self._rate(self.escalated),
         }
+
+    def _rate(self, count: int) -> float | None:
+        return round(count / self.complaints, 4) if self.complaints else None
 
 
 def sla_report(
-    rows: Iterable[Summary], start: datetime | None, end: datetime | None
+    rows: Iterable[Summary], start: datetime | None, end: datetime | None, by: str = "category"
 ) -> dict[str, Any]:
-    """The report over complaints received in `[start, end)`: per category, then all.
+    """The report over complaints received in `[start, end)`: per group, then all.
 
     Rows are streamed: memory grows with the handling times kept for the
     percentiles (two numbers per complaint), not with the rows.
     """
-    by_category: dict[str, _Tally] = {}
-    everything = _Tally(ALL)
+    groups: dict[str, _Tally] = {}
+    everything = _Tally(by, ALL)
     for row in rows:
         clocks = json.loads(row["deadlines"])
-        category = row["category"] or "unclassified"
-        by_category.setdefault(category, _Tally(category)).add(row, clocks)
+        name = row[by] or GROUPINGS[by]
+        groups.setdefault(name, _Tally(by, name)).add(row, clocks)
         everything.add(row, clocks)
-    categories = [by_category[name].report() for name in sorted(by_category)]
-    categories.append(everything.report())
+    report = [groups[name].report() for name in sorted(groups)]
+    report.append(everything.report())
     return {
         "from": start.isoformat() if start else None,
         "to": end.isoformat() if end else None,
-        "categories": categories,
+        "by": by,
+        "categories" if by == "category" else "owners": report,
     }
 
 
 def sla_report_csv(report: dict[str, Any]) -> str:
-    """The report as CSV: one row per category and milestone, handling times repeated."""
+    """The report as CSV: one row per group and milestone, the group's figures repeated."""
+    by = report["by"]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=(by, *CSV_COLUMNS), lineterminator="\n")
     writer.writeheader()
-    for category in report["categories"]:
-        times = {
-            "time_to_acceptance_median_seconds": category["time_to_acceptance"]["median_seconds"],
-            "time_to_acceptance_p90_seconds": category["time_to_acceptance"]["p90_seconds"],
-            "time_to_result_median_seconds": category["time_to_result"]["median_seconds"],
-            "time_to_result_p90_seconds": category["time_to_result"]["p90_seconds"],
+    for group in report["categories" if by == "category" else "owners"]:
+        figures = {
+            "time_to_acceptance_median_seconds": group["time_to_acceptance"]["median_seconds"],
+            "time_to_acceptance_p90_seconds": group["time_to_acceptance"]["p90_seconds"],
+            "time_to_result_median_seconds": group["time_to_result"]["median_seconds"],
+            "time_to_result_p90_seconds": group["time_to_result"]["p90_seconds"],
+            "satisfaction_average": group["satisfaction"]["average"],
+            "satisfaction_responses": group["satisfaction"]["responses"],
+            "reopen_rate": group["reopen_rate"],
+            "escalation_rate": group["escalation_rate"],
         }
-        rows = category["milestones"] or [{"milestone": "", "complaints": category["complaints"]}]
+        rows = group["milestones"] or [{"milestone": "", "complaints": group["complaints"]}]
         for milestone in rows:
-            writer.writerow({"category": category["category"], **milestone, **times})
+            writer.writerow({by: group[by], **milestone, **figures})
     return out.getvalue()

@@ -125,3 +125,25 @@ def test_csv_only_when_the_caller_prefers_it(accept: str, csv: bool) -> None:
     from services.audit.api import _prefers_csv
 
     assert _prefers_csv(accept) is csv
+
+
+def test_quality_indicators_per_owner() -> None:
+    first = fold(history("c-1", "billing", timedelta(hours=2), late=False), "c-1")
+    second = fold(
+        [
+            *history("c-2", "privacy", timedelta(hours=30), late=True, first=10),
+            feed_item(20, "c-2", 7, "Disputed", {}),
+            feed_item(21, "c-2", 8, "Reopened", {"reason": None}),
+        ],
+        "c-2",
+    )
+    second["owner"] = "agent-2"
+    second["satisfaction"] = 2
+    report = sla_report([first, second], None, None, by="owner")
+    assert [g["owner"] for g in report["owners"]] == ["agent-1", "agent-2", "all"]
+    everyone = report["owners"][-1]
+    assert everyone["satisfaction"] == {"responses": 2, "average": 3.0}
+    assert everyone["reopen_rate"] == 0.5
+    assert report["owners"][1]["reopen_rate"] == 1.0
+    rows = list(csv.DictReader(io.StringIO(sla_report_csv(report))))
+    assert rows[0]["owner"] == "agent-1" and rows[0]["satisfaction_average"] == "4.0"
