@@ -76,6 +76,9 @@ def test_sigkill_during_a_burst_loses_nothing_and_duplicates_only_by_key(
                 f"{service.url}/v1/notifications/{keys[complaint['id']]}",
                 headers=bearer("supervisor"),
             ).json()
-            assert "interrupted" in [a["outcome"] for a in detail["attempt_history"]]
+            outcomes = [a["outcome"] for a in detail["attempt_history"]]
+            # Every extra copy is owed to one try that a kill cut short after the hand-off.
+            assert len(copies) - 1 <= outcomes.count("interrupted"), f"seed {seed}"
+            assert outcomes[-1] == "sent"
     message_ids = [copies[0]["Message-ID"] for copies in by_address.values()]
     assert len(set(message_ids)) == BURST
