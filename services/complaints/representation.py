@@ -84,6 +84,7 @@ def complaint_view(
         "confirmed": complaint.confirmed,
         "satisfaction": complaint.satisfaction,
         "erased": complaint.erased,
+        "escalation": complaint.escalation,
         "allowed_actions": complaint.allowed_actions,
         "version": complaint.version,
     }

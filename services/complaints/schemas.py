@@ -203,6 +203,7 @@ class ComplaintView(BaseModel):
     confirmed: bool
     satisfaction: int | None
     erased: bool
+    escalation: dict[str, str] | None
     allowed_actions: list[str]
     version: int
 

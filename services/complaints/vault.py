@@ -100,10 +100,6 @@ class Vault:
         opened.update(clear)
         return opened
 
-    def has_key(self, complaint_id: str) -> bool:
-        """Whether the complaint's data can still be opened."""
-        return self._key(complaint_id, create=False) is not None
-
     def destroy(self, complaint_id: str) -> None:
         """Destroy the complaint's data key: its personal data is gone for good."""
         with self.engine.begin() as conn:

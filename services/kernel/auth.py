@@ -101,11 +101,6 @@ class TokenVerifier:
         for secret in settings.secrets():
             self._keys.append((secret, ["HS256"]))
 
-    @property
-    def configured(self) -> bool:
-        """Whether any key is configured; without one every token is refused."""
-        return bool(self._keys)
-
     def verify(self, token: str) -> Principal:
         """Decode and check a token, or raise a 401 problem."""
         if not self._keys:

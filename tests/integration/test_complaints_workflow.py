@@ -139,6 +139,7 @@ async def test_dispute_reopens_with_fresh_clocks_then_escalates(
         assert (await _act(client, cid, action, agent)).status_code == 200
     escalated = await _act(client, cid, "escalate", supervisor)
     assert escalated.json()["status"] == "escalated"
+    assert escalated.json()["escalation"] == {"body": "MIIT appeal centre", "reference": "APL-1"}
     assert (await _act(client, cid, "close", supervisor)).json()["status"] == "closed"
 
 

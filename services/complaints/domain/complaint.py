@@ -246,9 +246,8 @@ class Complaint(Aggregate):
         due_at: datetime
 
         def apply(self, aggregate: Complaint) -> None:
-            entry = dict(aggregate.deadlines[self.milestone])
-            entry["warned_at"] = self.timestamp.isoformat()
-            aggregate.deadlines[self.milestone] = entry
+            warned = clocks.mark_warned(aggregate.deadline(self.milestone), self.timestamp)
+            aggregate.deadlines[self.milestone] = warned.to_dict()
 
     class SlaBreached(Event):
         """A milestone passed its due time before completion."""
@@ -257,9 +256,8 @@ class Complaint(Aggregate):
         due_at: datetime
 
         def apply(self, aggregate: Complaint) -> None:
-            entry = dict(aggregate.deadlines[self.milestone])
-            entry["breached_at"] = self.timestamp.isoformat()
-            aggregate.deadlines[self.milestone] = entry
+            breached = clocks.mark_breached(aggregate.deadline(self.milestone), self.timestamp)
+            aggregate.deadlines[self.milestone] = breached.to_dict()
             aggregate.ever_breached = True
 
     def __init__(
