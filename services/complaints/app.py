@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import Counter
-from sqlalchemy import text
-from starlette.concurrency import run_in_threadpool
 
 from services.complaints import api
 from services.complaints.application import ComplaintsApplication, event_store_env
@@ -22,7 +19,7 @@ from services.complaints.queue import WorkQueue
 from services.complaints.settings import ComplaintsSettings
 from services.complaints.vault import Vault
 from services.kernel.auth import AuthSettings
-from services.kernel.database import create_database_engine, reading
+from services.kernel.database import create_database_engine
 from services.kernel.idempotency import IdempotencyStore
 from services.kernel.lease import Lease
 from services.kernel.observability import Metrics
@@ -93,20 +90,12 @@ def create_app(
             engine.dispose()
             complaints.close()
 
-    async def readiness() -> dict[str, Any]:
-        def ping() -> None:
-            with reading(engine) as conn:
-                conn.execute(text("SELECT 1"))
-
-        await run_in_threadpool(ping)
-        return {"database": "ok"}
-
     app = create_service_app(
         title="Complaints service",
         description=DESCRIPTION,
         auth=auth,
         metrics=metrics,
-        readiness=readiness,
+        engine=engine,
         max_body_bytes=settings.max_body_bytes,
         cors_origins=settings.cors_origins,
         lifespan=lifespan,

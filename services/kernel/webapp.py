@@ -7,19 +7,22 @@ and the probes `/healthz`, `/readyz` and `/metrics`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import Engine, text
+from starlette.concurrency import run_in_threadpool
 
 from services.kernel.auth import AuthSettings, TokenVerifier
+from services.kernel.database import reading
 from services.kernel.limits import RequestLimitsMiddleware
 from services.kernel.observability import Metrics, RequestContextMiddleware
 from services.kernel.problems import Problem, install_problem_handlers
 from services.kernel.rate_limit import RateLimiter
 
-ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
+ReadinessDetails = Callable[[], dict[str, Any]]
 
 
 def public() -> None:
@@ -35,7 +38,8 @@ def create_service_app(
     description: str,
     auth: AuthSettings,
     metrics: Metrics,
-    readiness: ReadinessCheck,
+    engine: Engine,
+    readiness: ReadinessDetails | None = None,
     max_body_bytes: int = 256 * 1024,
     cors_origins: Sequence[str] = (),
     lifespan: Any = None,
@@ -67,8 +71,14 @@ def create_service_app(
     @app.get("/readyz", tags=["operations"], dependencies=[Depends(public)])
     async def readyz() -> dict[str, Any]:
         """Readiness: the database answers (and, for consumers, the feed lag)."""
+
+        def probe() -> dict[str, Any]:
+            with reading(engine) as conn:
+                conn.execute(text("SELECT 1"))
+            return {"database": "ok", **(readiness() if readiness else {})}
+
         try:
-            details = await readiness()
+            details = await run_in_threadpool(probe)
         except Exception as exc:
             raise Problem(503, "Not Ready", f"{type(exc).__name__}") from exc
         return {"status": "ready", **details}
