@@ -104,8 +104,7 @@ class TokenVerifier:
     def verify(self, token: str) -> Principal:
         """Decode and check a token, or raise a 401 problem."""
         if not self._keys:
-            raise Problem(401, "Unauthorized", "No token key is configured on this service.")
-        last_error: Exception | None = None
+            raise _refused("No token key is configured on this service.")
         for key, algorithms in self._keys:
             try:
                 claims = jwt.decode(
@@ -117,27 +116,46 @@ class TokenVerifier:
                     leeway=self._settings.leeway_seconds,
                     options={"require": ["sub", "exp"]},
                 )
-            except (
-                jwt.InvalidSignatureError,
-                jwt.InvalidAlgorithmError,
-                jwt.InvalidKeyError,
-            ) as exc:
-                last_error = exc
+            except _OTHER_KEY:
                 continue
             except jwt.PyJWTError as exc:
-                raise Problem(401, "Unauthorized", f"Invalid token: {exc}") from exc
+                raise _refused(_why(exc)) from exc
             return _principal(claims)
-        raise Problem(401, "Unauthorized", f"Invalid token: {last_error}")
+        raise _refused("The token is not signed by a key this service accepts.")
+
+
+def _refused(detail: str) -> Problem:
+    # RFC 6750 §3: the challenge says the token, not the request, is at fault.
+    return Problem(
+        401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    )
+
+
+def _why(exc: jwt.PyJWTError) -> str:
+    """A fixed sentence per failure: PyJWT's messages may quote keys or Python objects."""
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return "The token has expired."
+    if isinstance(exc, jwt.ImmatureSignatureError):
+        return "The token is not valid yet."
+    if isinstance(exc, jwt.InvalidAudienceError):
+        return "The token is for another audience."
+    if isinstance(exc, jwt.InvalidIssuerError):
+        return "The token is from another issuer."
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"The token lacks the '{exc.claim}' claim."
+    if isinstance(exc, jwt.DecodeError):
+        return "The token is not a well-formed JWT."
+    return "The token is invalid."
 
 
 def _principal(claims: dict[str, object]) -> Principal:
     subject = str(claims["sub"])
     # The subject is recorded on events and in bounded columns: keep it sane.
     if not 0 < len(subject) <= 100 or any(unicodedata.category(ch) == "Cc" for ch in subject):
-        raise Problem(401, "Unauthorized", "Invalid token: 'sub' must be 1-100 characters.")
+        raise _refused("The token's 'sub' must be 1-100 characters.")
     raw_roles = claims.get("roles", [])
     if not isinstance(raw_roles, list):
-        raise Problem(401, "Unauthorized", "Invalid token: 'roles' must be a list.")
+        raise _refused("The token's 'roles' must be a list.")
     roles = frozenset(Role(r) for r in raw_roles if r in Role.__members__.values())
     name = claims.get("name")
     return Principal(id=subject, roles=roles, name=str(name) if name else None)

@@ -8,10 +8,11 @@ PostgreSQL URLs are driven by psycopg 3.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.expression import Executable
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -80,3 +81,18 @@ def reading(engine: Engine) -> Connection:
     append-only or read one row at a time, so no read needs a snapshot.
     """
     return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+class Row(NamedTuple):
+    """A statement and its parameters, to run inside another writer's transaction.
+
+    The statement is a fixed template (its values are bind parameters named
+    after the columns), so whoever runs it can compile it once and reuse it.
+    """
+
+    statement: Executable
+    params: dict[str, Any]
+
+    def run(self, conn: Connection) -> None:
+        """Execute on a SQLAlchemy connection."""
+        conn.execute(self.statement, self.params)

@@ -223,6 +223,8 @@ class FeedConsumer:
                         "feed page failed",
                         extra={
                             "consumer": self.name,
+                            # Which peer failed; never the query (it could be long) or a token.
+                            "url": f"{self.feed_url}/v1/events",
                             "error_type": type(exc).__name__,
                             "status": _status_of(exc),
                             "failures": failures,

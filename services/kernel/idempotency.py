@@ -1,10 +1,16 @@
 """Idempotent writes: the same `Idempotency-Key` and body replay the first response.
 
-A key is claimed before the write runs (a unique row per caller and key), so
-two concurrent requests with one key cannot both write: the second is told
-the first is still in progress. The response is stored when the write ends;
-a claim left behind by a crash is released after `stale_after` seconds.
-Server errors are not stored, so the client can retry them.
+Two ways to use it. `idempotently` claims a key before the write runs (a
+unique row per caller and key), so two concurrent requests with one key
+cannot both write; the response is stored when the write ends, and a claim
+left behind by a crash is released after `stale_after` seconds. That leaves
+a window: a crash after the write but before the answer is stored runs the
+write again on retry. A service whose writes are database transactions
+closes it with `answer_row`: the answer is inserted in the write's own
+transaction, so the write and its answer commit together, and a retry finds
+either both or neither (`find` before running, `find` again when the insert
+lost to a concurrent request with the same key). Server errors are never
+stored, so the client can retry them.
 """
 
 from __future__ import annotations
@@ -14,15 +20,26 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Header, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, Text, delete, select
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from services.kernel.database import reading
+from services.kernel.database import Row, reading
 from services.kernel.problems import PROBLEM_JSON, Problem
 
 metadata = MetaData()
@@ -38,6 +55,8 @@ idempotency_keys = Table(
     Column("headers", Text),
     Column("created_at", Float, nullable=False),
 )
+# Stores an answer (values bound by column name), in the write's own transaction.
+ANSWER_INSERT = idempotency_keys.insert()
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,68 @@ class IdempotencyStore:
             )
         return StoredResponse(row.status, json.loads(row.body), json.loads(row.headers))
 
+    def find(self, principal: str, key: str, print_: str) -> StoredResponse | None:
+        """The committed answer of `key`, if any (422 when it answered another request).
+
+        A claim row without an answer is one `idempotently` left; when it is
+        stale (its request died) it is removed, so it cannot block the key.
+        """
+        if len(key) > 200:
+            raise Problem(400, "Bad Request", "The Idempotency-Key is longer than 200 characters.")
+        with reading(self.engine) as conn:
+            row = conn.execute(
+                select(idempotency_keys).where(
+                    idempotency_keys.c.principal == principal, idempotency_keys.c.key == key
+                )
+            ).first()
+        if row is None:
+            return None
+        if row.fingerprint != print_:
+            raise Problem(
+                422,
+                "Idempotency key reused",
+                "This Idempotency-Key was used with a different request.",
+            )
+        if row.status is None:
+            if time.time() - row.created_at > self.stale_after:
+                self.release(principal, key)
+                return None
+            raise Problem(
+                409,
+                "Request in progress",
+                "A request with this Idempotency-Key is still being processed.",
+                headers={"Retry-After": "1"},
+            )
+        return StoredResponse(row.status, json.loads(row.body), json.loads(row.headers))
+
+    @staticmethod
+    def answer_row(principal: str, key: str, print_: str, response: StoredResponse) -> Row:
+        """The insert that stores `response` as the answer of `key`, for the write's transaction.
+
+        It fails on the key's primary key if the key already has a row, which
+        rolls the write back: the key's first answer stands.
+        """
+        return Row(
+            ANSWER_INSERT,
+            {
+                "principal": principal,
+                "key": key,
+                "fingerprint": print_,
+                "status": response.status,
+                "body": json.dumps(response.body, ensure_ascii=False),
+                "headers": json.dumps(response.headers),
+                "created_at": time.time(),
+            },
+        )
+
+    def keep(self, principal: str, key: str, print_: str, response: StoredResponse) -> None:
+        """Store the answer of a request that wrote nothing (a refusal), unless one exists."""
+        try:
+            with self.engine.begin() as conn:
+                self.answer_row(principal, key, print_, response).run(conn)
+        except IntegrityError:
+            pass  # Answered meanwhile: the first answer stands.
+
     def complete(self, principal: str, key: str, response: StoredResponse) -> None:
         """Keep the response of a claimed key."""
         with self.engine.begin() as conn:
@@ -147,6 +228,20 @@ async def replay_body(stored: StoredResponse) -> Response:
     """Answer again with the kept status, body and headers."""
     media = PROBLEM_JSON if stored.status >= 400 else "application/json"
     return JSONResponse(stored.body, stored.status, headers=stored.headers, media_type=media)
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Any unique string (at most 200 characters): a retry with the same "
+            "key and body gets the first answer again instead of doing the write twice.",
+        ),
+    ] = None,
+) -> str | None:
+    """Declares the `Idempotency-Key` header of a write (read by `idempotently`)."""
+    return key
 
 
 async def idempotently(

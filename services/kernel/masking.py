@@ -9,12 +9,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from services.kernel.phones import InvalidPhoneNumber, national_digits
+
 ERASED = "[erased]"
 
 
 def mask_phone(phone: str) -> str:
-    """Keep the first three and last four digits: `138****5678`."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
+    """Keep the first three and last four digits of the national number: `138****5678`.
+
+    The number is normalised first, so `+8613912345678`, `8613912345678` and
+    `139 1234 5678` all mask as `139****5678`: never the country code's digits.
+    """
+    try:
+        digits = national_digits(phone)
+    except InvalidPhoneNumber:
+        digits = "".join(ch for ch in phone if ch.isdigit())
     if len(digits) <= 7:
         return "*" * len(digits)
     return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"

@@ -33,6 +33,9 @@ _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
 }
 
 
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics", "/v1/events"})
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the current request id."""
 
@@ -73,6 +76,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         lg.propagate = True
     # Access lines carry query strings; our own middleware logs requests instead.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every outgoing request at INFO (a feed long-poll each few seconds):
+    # the consumers log what they did, and failures name the peer themselves.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 class Metrics:
@@ -139,7 +146,11 @@ class RequestContextMiddleware:
             method = scope.get("method", "")
             self.metrics.requests.labels(method, path, str(status)).inc()
             self.metrics.latency.labels(method, path).observe(elapsed)
-            self.log.info(
+            # Machine traffic that went well (probes, scrapes, feed long-polls) is DEBUG:
+            # at INFO an idle system stays quiet, and what people did stands out.
+            quiet = status < 400 and method == "GET" and path in QUIET_ROUTES
+            self.log.log(
+                logging.DEBUG if quiet else logging.INFO,
                 "request",
                 extra={
                     "method": method,

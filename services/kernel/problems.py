@@ -19,6 +19,29 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("services.errors")
 
+# RFC 9110's reason phrases: the title of every `about:blank` problem (RFC 9457 §4.2.1).
+STATUS_TITLES: dict[int, str] = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    410: "Gone",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+# RFC 9110 §11.6.1: a 401 names the scheme to use.
+BEARER_CHALLENGE = "Bearer"
+
 
 class Problem(Exception):
     """An error with an HTTP status, reported as RFC 9457 problem details."""
@@ -35,7 +58,9 @@ class Problem(Exception):
     ) -> None:
         super().__init__(detail or title)
         self.status = status
-        self.title = title
+        # An about:blank problem is titled by its status alone; custom titles
+        # belong to documented problem types.
+        self.title = STATUS_TITLES.get(status, title) if type == "about:blank" else title
         self.detail = detail
         self.type = type
         self.headers = headers or {}
@@ -55,11 +80,14 @@ class Problem(Exception):
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
     """Render a problem as a response."""
     instance = request.url.path if request is not None else None
+    headers = dict(problem.headers)
+    if problem.status == 401 and not any(k.lower() == "www-authenticate" for k in headers):
+        headers["WWW-Authenticate"] = BEARER_CHALLENGE
     return JSONResponse(
         problem.body(instance),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
-        headers=problem.headers,
+        headers=headers,
     )
 
 
@@ -100,10 +128,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not Found", 405: "Method Not Allowed", 401: "Unauthorized"}
         problem = Problem(
             exc.status_code,
-            titles.get(exc.status_code, str(exc.detail)),
+            STATUS_TITLES.get(exc.status_code, "Error"),
             str(exc.detail),
             headers=dict(exc.headers or {}),
         )
