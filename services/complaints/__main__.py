@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from services.complaints.app import create_app
-from services.complaints.settings import ComplaintsSettings
+from services.complaints.domain.policy import PolicyError
+from services.complaints.settings import ComplaintsSettings, startup_problems
+from services.kernel.auth import AuthSettings
 from services.kernel.serving import serve
+from services.kernel.startup import SettingProblem, Startup, refuse
 
 
 def main() -> None:
-    """Serve until interrupted."""
-    settings = ComplaintsSettings()
-    serve("complaints", 8000, settings.log_level, lambda: create_app(settings))
+    """Check the settings (exit 2 naming each mistake), then serve until interrupted."""
+    startup = Startup("complaints")
+    settings = startup.load(ComplaintsSettings)
+    auth = startup.load(AuthSettings)
+    if settings is not None and auth is not None:
+        startup.extend(startup_problems(settings, auth))
+    startup.finish()
+    assert settings is not None and auth is not None
+
+    def build() -> FastAPI:
+        try:
+            return create_app(settings, auth)
+        except PolicyError as exc:
+            # A policy the service cannot run with is one line, not a traceback.
+            refuse("complaints", [SettingProblem("COMPLAINTS_POLICY_DIR", str(exc))])
+
+    serve("complaints", 8000, settings.log_level, build, settings)
 
 
 if __name__ == "__main__":

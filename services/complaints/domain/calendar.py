@@ -12,6 +12,15 @@ Business calendar file (TOML)::
     makeup_hours = "monday"           # optional: whose hours make-up days use
     holidays = ["2026-01-01"]         # closed all day (TOML dates also accepted)
     makeup_workdays = ["2026-01-04"]  # normally closed days that are worked
+    valid_through = "2026-12-31"      # optional: the last day the lists are known for;
+                                      # default: 31 Dec of the last year with a holiday
+
+Working days (``add_working_days``): on a business calendar ``P2D`` means two
+working days ending at the same working time. Received Friday 3 April 2026
+at 17:30 before the Qingming holiday (4-6 April): day one is Tuesday 7, day two
+Wednesday 8, so the due time is Wednesday 17:30. A start outside working hours
+counts from where the working time stands: Saturday noon is Friday's closing
+time, so ``P1D`` from it ends at the next working day's closing time.
 
     [hours]                           # a missing day is closed
     monday = ["09:00", "18:00"]       # one interval ...
@@ -71,6 +80,14 @@ class Calendar(Protocol):
         """Return the working time between two instants; zero if ``end <= start``."""
         ...
 
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """Return the instant ``days`` working days after ``start``, at the same working time."""
+        ...
+
+    def valid_through(self) -> date | None:
+        """The last day the calendar's special days are known for (None: no end)."""
+        ...
+
 
 @dataclass(frozen=True)
 class AroundTheClock:
@@ -83,6 +100,14 @@ class AroundTheClock:
         _check_work(work)
         # Converting first matters: adding to a zoned datetime is wall-clock arithmetic.
         return as_utc(start, "start") + work
+
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """Return ``start`` plus ``days`` whole days (every day is a working day)."""
+        return as_utc(start, "start") + days * _DAY
+
+    def valid_through(self) -> date | None:
+        """The last day the calendar is known for: None, it never runs out."""
+        return None
 
     def working_time(self, start: datetime, end: datetime) -> timedelta:
         """Return ``end - start`` (never negative)."""
@@ -106,6 +131,7 @@ class BusinessCalendar:
     holidays: frozenset[date] = field(default=frozenset(), repr=False)
     makeup_workdays: frozenset[date] = field(default=frozenset(), repr=False)
     makeup_hours: int = 0
+    known_through: date | None = None
 
     def __post_init__(self) -> None:
         if len(self.weekly) != 7:
@@ -145,6 +171,50 @@ class BusinessCalendar:
             if a < b:  # an interval inside a DST gap never happens on the wall clock
                 result.append((a, b))
         return result
+
+    def valid_through(self) -> date | None:
+        """The last local day whose holidays are known (None: the calendar lists none)."""
+        if self.known_through is not None:
+            return self.known_through
+        listed = self.holidays | self.makeup_workdays
+        return date(max(listed).year, 12, 31) if listed else None
+
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """Return the instant ``days`` working days after ``start``, at the same working time.
+
+        The working time of ``start`` is how far its working day had gone (a
+        start outside the hours stands where the last working day stopped); the
+        result is that far into the ``days``-th following working day, or its
+        closing time if that day is shorter.
+        """
+        if days < 0:
+            raise ValueError(f"working days must not be negative, got {days}")
+        cursor = as_utc(start, "start")
+        if days == 0:
+            return cursor
+        day = cursor.astimezone(self.timezone).date()
+        limit = len(self.holidays) + 8 * (days + 1)
+        # The working day the start belongs to: the latest day opened at or before it.
+        steps = 0
+        while not (self.intervals(day) and self.intervals(day)[0][0] <= cursor):
+            day -= _DAY
+            steps += 1
+            if steps > limit:
+                raise CalendarError(f"calendar {self.name!r}: no working time before {start}")
+        opened = self.intervals(day)
+        offset = sum((min(b, cursor) - a for a, b in opened if a < cursor), _ZERO)
+        found = 0
+        steps = 0
+        while found < days:
+            day += _DAY
+            steps += 1
+            if steps > limit:
+                raise CalendarError(f"calendar {self.name!r}: no working day after {day}")
+            if self.intervals(day):
+                found += 1
+        target = self.intervals(day)
+        length = sum((b - a for a, b in target), _ZERO)
+        return self.add(target[0][0], min(offset, length))
 
     def add(self, start: datetime, work: timedelta) -> datetime:
         """Return the instant (UTC) at which ``work`` of working time has elapsed from ``start``.
@@ -271,13 +341,28 @@ def _parse_dates(raw: Any, where: str) -> frozenset[date]:
     return frozenset(days)
 
 
+def _optional_date(raw: Any, where: str) -> date | None:
+    if raw is None:
+        return None
+    days = _parse_dates([raw], where)
+    return next(iter(days))
+
+
 def _weekday(raw: Any, where: str) -> int:
     if raw not in WEEKDAYS:
         raise CalendarError(f"{where}: expected one of {', '.join(WEEKDAYS)}, got {raw!r}")
     return WEEKDAYS.index(raw)
 
 
-_CALENDAR_KEYS = {"name", "timezone", "makeup_hours", "holidays", "makeup_workdays", "hours"}
+_CALENDAR_KEYS = {
+    "name",
+    "timezone",
+    "makeup_hours",
+    "holidays",
+    "makeup_workdays",
+    "hours",
+    "valid_through",
+}
 
 
 def load_calendar(path: Path) -> BusinessCalendar:
@@ -315,6 +400,7 @@ def load_calendar(path: Path) -> BusinessCalendar:
                 data.get("makeup_workdays", []), f"{path}: makeup_workdays"
             ),
             makeup_hours=_weekday(data.get("makeup_hours", "monday"), f"{path}: makeup_hours"),
+            known_through=_optional_date(data.get("valid_through"), f"{path}: valid_through"),
         )
     except CalendarError as exc:
         if str(exc).startswith(str(path)):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.complaints.domain import allowance
 from services.complaints.domain.calendar import Calendar, as_utc
 
 _ZERO = timedelta(0)
@@ -44,6 +45,7 @@ class Deadline:
     paused_at: datetime | None = None
     resumed_at: datetime | None = None
     consumed: timedelta = _ZERO
+    paused_for: timedelta = _ZERO  # wall-clock time spent paused, all pauses together
 
     @property
     def is_paused(self) -> bool:
@@ -70,6 +72,7 @@ class Deadline:
             "paused_at": _iso(self.paused_at),
             "resumed_at": _iso(self.resumed_at),
             "consumed_seconds": _seconds(self.consumed),
+            "paused_seconds": _seconds(self.paused_for),
         }
 
     @classmethod
@@ -89,6 +92,7 @@ class Deadline:
                 paused_at=_optional_instant(data.get("paused_at")),
                 resumed_at=_optional_instant(data.get("resumed_at")),
                 consumed=timedelta(seconds=data.get("consumed_seconds", 0)),
+                paused_for=timedelta(seconds=data.get("paused_seconds", 0)),
             )
         except KeyError as exc:
             raise ValueError(f"deadline: missing field {exc.args[0]!r}") from None
@@ -101,18 +105,61 @@ def start(
     warning_at: float,
     calendar: Calendar,
 ) -> Deadline:
-    """Start the clock of ``milestone`` at ``started_at`` with ``allowed`` working time."""
+    """Start the clock of ``milestone`` at ``started_at`` with ``allowed`` working time.
+
+    ``allowed`` may count working days (an ``Allowance``): the due time is then
+    that many working days later at the same working time, and the clock holds
+    the working time this amounts to, so pauses and warnings count alike.
+    """
     if allowed <= _ZERO:
         raise ValueError(f"{milestone}: allowed time must be positive, got {allowed}")
     if not 0 < warning_at < 1:
         raise ValueError(f"{milestone}: warning_at must be 0 < x < 1, got {warning_at}")
     begin = as_utc(started_at, "started_at")
+    due_at = allowance.due(calendar, begin, allowed)
+    work = (
+        calendar.working_time(begin, due_at)
+        if isinstance(allowed, allowance.Allowance)
+        else allowed
+    )
+    if work <= _ZERO:
+        work = allowed  # ends where it starts on this calendar: keep the nominal length
+    return Deadline(
+        milestone=milestone,
+        started_at=begin,
+        allowed=timedelta(seconds=work.total_seconds()),
+        due_at=due_at,
+        warn_at=calendar.add(begin, work * warning_at),
+        warning_at=warning_at,
+    )
+
+
+def start_until(
+    milestone: str,
+    started_at: datetime,
+    due_at: datetime,
+    warning_at: float,
+    calendar: Calendar,
+) -> Deadline:
+    """Start a clock whose due time was set by someone else (an appeal centre's date).
+
+    The allowed working time is what the calendar counts until `due_at`; the
+    due time itself is kept exactly as given, even outside working hours.
+    """
+    begin = as_utc(started_at, "started_at")
+    end = as_utc(due_at, "due_at")
+    if end <= begin:
+        raise ValueError(f"{milestone}: due time must be after the start")
+    allowed = calendar.working_time(begin, end)
+    if allowed <= _ZERO:
+        # Due before the next working hour: all of it is the warning window's.
+        return Deadline(milestone, begin, end - begin, end, begin, warning_at)
     return Deadline(
         milestone=milestone,
         started_at=begin,
         allowed=allowed,
-        due_at=calendar.add(begin, allowed),
-        warn_at=calendar.add(begin, allowed * warning_at),
+        due_at=end,
+        warn_at=min(calendar.add(begin, allowed * warning_at), end),
         warning_at=warning_at,
     )
 
@@ -146,16 +193,24 @@ def resume(deadline: Deadline, at: datetime, calendar: Calendar) -> Deadline:
     if at < deadline.paused_at:
         raise ValueError(f"{deadline.milestone}: cannot resume before the pause")
     used = deadline.consumed
+    stood = deadline.paused_for + (at - deadline.paused_at)
     warn_work = deadline.allowed * deadline.warning_at
     return replace(
         deadline,
         paused_at=None,
         resumed_at=at,
+        paused_for=stood,
         due_at=deadline.due_at
         if used >= deadline.allowed
         else calendar.add(at, deadline.allowed - used),
         warn_at=deadline.warn_at if used >= warn_work else calendar.add(at, warn_work - used),
     )
+
+
+def paused_so_far(deadline: Deadline, now: datetime) -> timedelta:
+    """Wall-clock time the clock has stood still, the pause under way included."""
+    current = as_utc(now, "now") - deadline.paused_at if deadline.paused_at else _ZERO
+    return deadline.paused_for + max(current, _ZERO)
 
 
 def complete(deadline: Deadline, at: datetime) -> Deadline:

@@ -1,48 +1,60 @@
-"""SLA policy as data (S-2, S-3): versioned TOML files with an effective date.
+"""SLA policy (S-2, S-3): one version of a policy, and what it says.
 
-A policy names its milestones and how much working time each may take:
-``acceptance`` counts from receipt, ``investigation`` from acceptance,
-``result`` from the end of the investigation; category milestones (e.g.
-``network_fault`` → ``repair``) count from receipt. Which event starts and
-stops each clock is the workflow's business; the policy only says how long.
+A policy names its milestones and how much working time each may take, the
+windows of the result's confirmation and of a dispute after closure, the
+rules of pauses, and which calendar each clock counts on. Which workflow step
+starts and stops each clock is the workflow's business (``MILESTONES`` below);
+the policy only says how long.
 
 A complaint pins the ``(id, version)`` in force at receipt and looks it up
-later with ``PolicyBook.get``, so revising a policy never moves the deadlines
-of complaints already received.
+later with ``PolicyBook.get`` (``policy_book``), so revising a policy never
+moves the deadlines of complaints already received. How a policy is written
+(TOML, durations, overrides) is ``policy_files``.
 
-Durations are ISO 8601 (``PT24H``, ``PT2S``). Milestones refuse years and
-months, which have no fixed length. ``retention_after_close`` accepts them and
-converts each year to 366 days and each month to 31 days: the longest the
-calendar period can be, so data is never purged before the period has really
-elapsed (``P2Y`` → 732 days).
+Durations may depend on the complaint's category, severity and customer tier
+(``[[overrides]]``); the most specific matching override wins.
 """
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from itertools import pairwise
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any
-
-import isodate
 
 from services.complaints.domain.calendar import (
     AROUND_THE_CLOCK,
     AroundTheClock,
     Calendar,
-    CalendarError,
-    load_calendars,
 )
 
 DEFAULT_POLICY_ID = "cn-service-spec"
 BASE_MILESTONES = ("acceptance", "investigation", "result")
-
-_DAYS_PER_YEAR = 366
-_DAYS_PER_MONTH = 31
+# Every milestone the workflow runs: what starts its clock and what completes it.
+MILESTONES: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "acceptance": ("receipt", "accept"),
+        "investigation": ("accept or reopen", "investigate"),
+        "result": ("investigate", "resolve"),
+        "repair": ("receipt", "restore (or resolve)"),
+        "overall": ("receipt or reopen", "resolve"),
+        "reply": ("receipt of an appeal centre's referral", "resolve"),
+        "dispute": ("dispute", "reopen, close or escalate"),
+        "appeal": ("escalate", "reopen or close after the appeal body's answer"),
+    }
+)
+WINDOWS = ("confirmation", "dispute_after_close")
+TIERS = ("standard", "vip", "enterprise")
+SEVERITIES = ("low", "medium", "high", "critical")
+CATEGORIES = (
+    "billing",
+    "network_quality",
+    "network_fault",
+    "service_conduct",
+    "contract",
+    "privacy",
+    "other",
+)
 
 
 class PolicyError(ValueError):
@@ -55,6 +67,64 @@ class UnknownPolicyError(PolicyError, KeyError):
     def __str__(self) -> str:
         # KeyError would print the message quoted, as if it were a key.
         return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True)
+class Override:
+    """Durations for complaints matching a category, a severity and/or a customer tier."""
+
+    milestones: Mapping[str, timedelta]
+    category: str | None = None
+    severity: str | None = None
+    tier: str | None = None
+
+    def matches(self, category: str | None, severity: str | None, tier: str | None) -> bool:
+        """Whether every criterion this override names holds."""
+        return (
+            (self.category is None or self.category == category)
+            and (self.severity is None or self.severity == severity)
+            and (self.tier is None or self.tier == tier)
+        )
+
+    @property
+    def specificity(self) -> tuple[int, bool, bool, bool]:
+        """More criteria win; on a tie the customer's tier, then severity, then category."""
+        named = (self.tier is not None, self.severity is not None, self.category is not None)
+        return (sum(named), *named)
+
+
+@dataclass(frozen=True)
+class LadderStep:
+    """One rung of the escalation ladder (督办): who is told, when a clock runs out.
+
+    ``at`` is ``warning`` or ``breach``; the step fires ``after`` (wall-clock)
+    that point while the milestone is still open. ``notify`` is ``owner``,
+    ``assignee``, ``supervisors`` or a role of the staff directory (e.g.
+    ``team_lead``, ``department_head``).
+    """
+
+    at: str
+    notify: str
+    after: timedelta = timedelta(0)
+    milestones: frozenset[str] | None = None  # None: every milestone
+
+    def covers(self, milestone: str) -> bool:
+        """Whether this step applies to `milestone`."""
+        return self.milestones is None or milestone in self.milestones
+
+
+@dataclass(frozen=True)
+class PauseRules:
+    """What a pause may be: its reasons, how long, and whether before acceptance.
+
+    Lengths are wall-clock time. ``reasons`` None accepts any reason (files
+    written before reason codes existed).
+    """
+
+    reasons: frozenset[str] | None = None
+    max_per_milestone: timedelta | None = None
+    max_total: timedelta | None = None
+    before_acceptance: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +143,25 @@ class SlaPolicy:
         default_factory=dict, hash=False
     )
     retention_after_close: timedelta | None = None
+    # Customer history: an earlier complaint of the same customer received within
+    # this window (and, if so required, of the same category) makes a new one a repeat.
+    repeat_window: timedelta | None = None
+    repeat_same_category: bool = True
+    overrides: tuple[Override, ...] = ()
+    windows: Mapping[str, timedelta] = field(default_factory=dict, hash=False)
+    calendars: Mapping[str, str] = field(default_factory=dict, hash=False)
+    pause: PauseRules = field(default_factory=PauseRules)
+    sources: Mapping[str, str] = field(default_factory=dict, hash=False)
+    ladder: tuple[LadderStep, ...] = ()
+    origin: str = "<policy>"
+    # Retired for new complaints from this moment; complaints pinned to it keep it.
+    effective_until: datetime | None = None
+    # Its file is gone: kept (from the service's database) for the complaints pinned to it.
+    repealed: bool = False
+    # The document it was read from, kept by the service once the version is used.
+    text: str = field(default="", repr=False, compare=False, hash=False)
+    # The calendars themselves, bound by the PolicyBook that loaded the policy.
+    bound: Mapping[str, Calendar] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         # Read-only copies, so a shared policy cannot be changed through a caller's dict.
@@ -84,242 +173,51 @@ class SlaPolicy:
                 {k: MappingProxyType(dict(v)) for k, v in self.category_milestones.items()}
             ),
         )
+        for name in ("windows", "calendars", "sources", "bound"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
-    def milestones_for(self, category: str | None) -> dict[str, timedelta]:
-        """Return the base milestones, extended or overridden by those of ``category``."""
+    def retired_at(self, at: datetime) -> bool:
+        """Whether new complaints received at `at` may no longer pin this version."""
+        return self.repealed or (self.effective_until is not None and at >= self.effective_until)
+
+    def same_rules(self, other: SlaPolicy) -> bool:
+        """Whether `other` says the same as this version, but for its retirement date.
+
+        Comments, layout and `effective_until` may change in a released file;
+        nothing that moves a pinned complaint's deadlines may.
+        """
+
+        def rules(policy: SlaPolicy) -> SlaPolicy:
+            return replace(policy, effective_until=None, origin="", repealed=False)
+
+        return rules(self) == rules(other)
+
+    def milestones_for(
+        self, category: str | None, severity: str | None = None, tier: str | None = None
+    ) -> dict[str, timedelta]:
+        """The milestones of a complaint so classified: the most specific duration wins."""
         result = dict(self.milestones)
         if category is not None:
             result.update(self.category_milestones.get(category, {}))
+        matching = [o for o in self.overrides if o.matches(category, severity, tier)]
+        for override in sorted(matching, key=lambda o: o.specificity):  # stable: file order
+            result.update(override.milestones)
         return result
 
+    def window(self, name: str) -> timedelta | None:
+        """The length of a window (``confirmation``, ``dispute_after_close``), if any."""
+        return self.windows.get(name)
 
-def parse_duration(text: Any, where: str, *, calendar_units: bool = False) -> timedelta:
-    """Parse a positive ISO 8601 duration; years/months only with ``calendar_units``."""
-    if not isinstance(text, str):
-        raise PolicyError(f"{where}: expected an ISO 8601 duration string, got {text!r}")
-    try:
-        value = isodate.parse_duration(text)
-    except (isodate.ISO8601Error, ValueError) as exc:
-        raise PolicyError(f"{where}: not an ISO 8601 duration: {text!r} ({exc})") from None
-    if isinstance(value, isodate.Duration):
-        if not calendar_units:
-            raise PolicyError(
-                f"{where}: {text!r} uses years or months, which have no fixed length; "
-                "use days or hours (e.g. P30D)"
-            )
-        days = float(value.years) * _DAYS_PER_YEAR + float(value.months) * _DAYS_PER_MONTH
-        value = value.tdelta + timedelta(days=days)
-    if value <= timedelta(0):
-        raise PolicyError(f"{where}: duration must be positive, got {text!r}")
-    return value
+    def calendar_for(self, name: str, default: Calendar) -> Calendar:
+        """The calendar a milestone or window counts on (the policy's unless named)."""
+        wanted = self.calendars.get(name, self.calendar)
+        if wanted == getattr(default, "name", None):
+            return default
+        found = self.bound.get(wanted)
+        if found is not None:
+            return found
+        return AroundTheClock() if wanted == AROUND_THE_CLOCK else default
 
-
-_POLICY_KEYS = {
-    "id",
-    "version",
-    "effective_from",
-    "source",
-    "calendar",
-    "warning_at",
-    "pausable",
-    "retention_after_close",
-    "milestones",
-    "categories",
-}
-_REQUIRED_KEYS = _POLICY_KEYS - {"retention_after_close", "categories"}
-
-
-def _text(data: Mapping[str, Any], key: str, where: str) -> str:
-    value = data[key]
-    if not isinstance(value, str) or not value.strip():
-        raise PolicyError(f"{where}: {key}: expected a non-empty string, got {value!r}")
-    return value
-
-
-def _milestone_table(raw: Any, where: str) -> dict[str, timedelta]:
-    if not isinstance(raw, dict) or not raw:
-        raise PolicyError(f"{where}: expected a table of milestone = duration")
-    return {name: parse_duration(value, f"{where}.{name}") for name, value in raw.items()}
-
-
-def parse_policy(data: Mapping[str, Any], origin: str = "<policy>") -> SlaPolicy:
-    """Validate a decoded policy document; errors name ``origin`` and the field."""
-    unknown = sorted(set(data) - _POLICY_KEYS)
-    if unknown:
-        raise PolicyError(f"{origin}: {unknown[0]}: unknown key")
-    missing = sorted(_REQUIRED_KEYS - set(data))
-    if missing:
-        raise PolicyError(f"{origin}: {missing[0]}: missing")
-
-    version = data["version"]
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise PolicyError(f"{origin}: version: expected a positive integer, got {version!r}")
-
-    effective = data["effective_from"]
-    if isinstance(effective, str):
-        try:
-            effective = datetime.fromisoformat(effective)
-        except ValueError:
-            raise PolicyError(f"{origin}: effective_from: not an ISO 8601 datetime") from None
-    if not isinstance(effective, datetime):
-        raise PolicyError(f"{origin}: effective_from: expected a datetime, got {effective!r}")
-    if effective.tzinfo is None or effective.utcoffset() is None:
-        raise PolicyError(f"{origin}: effective_from: needs a UTC offset, e.g. +08:00")
-
-    warning = data["warning_at"]
-    if isinstance(warning, bool) or not isinstance(warning, int | float) or not 0 < warning < 1:
-        raise PolicyError(f"{origin}: warning_at: expected a fraction 0 < x < 1, got {warning!r}")
-
-    milestones = _milestone_table(data["milestones"], f"{origin}: milestones")
-    absent = [m for m in BASE_MILESTONES if m not in milestones]
-    if absent:
-        raise PolicyError(f"{origin}: milestones.{absent[0]}: missing")
-
-    categories: dict[str, dict[str, timedelta]] = {}
-    raw_categories = data.get("categories", {})
-    if not isinstance(raw_categories, dict):
-        raise PolicyError(f"{origin}: categories: expected a table")
-    for category, body in raw_categories.items():
-        where = f"{origin}: categories.{category}"
-        if not isinstance(body, dict) or set(body) != {"milestones"}:
-            raise PolicyError(f"{where}: expected exactly a 'milestones' table")
-        categories[category] = _milestone_table(body["milestones"], f"{where}.milestones")
-
-    pausable = data["pausable"]
-    if not isinstance(pausable, list) or not all(isinstance(p, str) for p in pausable):
-        raise PolicyError(f"{origin}: pausable: expected a list of milestone names")
-    known = set(milestones).union(*categories.values())
-    strangers = sorted(set(pausable) - known)
-    if strangers:
-        raise PolicyError(f"{origin}: pausable: unknown milestone {strangers[0]!r}")
-
-    retention = data.get("retention_after_close")
-    return SlaPolicy(
-        id=_text(data, "id", origin),
-        version=version,
-        effective_from=effective,
-        source=_text(data, "source", origin),
-        calendar=_text(data, "calendar", origin),
-        warning_at=float(warning),
-        pausable=frozenset(pausable),
-        milestones=milestones,
-        category_milestones=categories,
-        retention_after_close=None
-        if retention is None
-        else parse_duration(retention, f"{origin}: retention_after_close", calendar_units=True),
-    )
-
-
-def load_policy(path: Path) -> SlaPolicy:
-    """Read and validate one policy file."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{path}: cannot read policy: {exc}") from exc
-    return parse_policy(data, str(path))
-
-
-def default_policy_dir() -> Path:
-    """Return the directory of the policies shipped with the service."""
-    return Path(__file__).resolve().parent.parent / "policies"
-
-
-class PolicyBook:
-    """Every version of every policy, and the calendars they use."""
-
-    def __init__(
-        self,
-        policies: Iterable[SlaPolicy],
-        calendars: Mapping[str, Calendar] | None = None,
-        default_id: str | None = None,
-    ) -> None:
-        """Index ``policies``; check versions, calendars and the default id."""
-        self._calendars = dict(calendars or {})
-        self._calendars.setdefault(AROUND_THE_CLOCK, AroundTheClock())
-        self._by_id: dict[str, list[SlaPolicy]] = {}
-        for policy in policies:
-            if policy.calendar not in self._calendars:
-                raise PolicyError(
-                    f"policy {policy.id} v{policy.version}: calendar: unknown calendar "
-                    f"{policy.calendar!r}; known: {', '.join(sorted(self._calendars))}"
-                )
-            self._by_id.setdefault(policy.id, []).append(policy)
-        for policy_id, versions in self._by_id.items():
-            versions.sort(key=lambda p: p.version)
-            for older, newer in pairwise(versions):
-                if older.version == newer.version:
-                    raise PolicyError(f"policy {policy_id} v{newer.version}: version: duplicate")
-                # Otherwise in_force would be ambiguous, or a revision would apply retroactively.
-                if newer.effective_from <= older.effective_from:
-                    raise PolicyError(
-                        f"policy {policy_id} v{newer.version}: effective_from: must be later "
-                        f"than v{older.version}'s ({older.effective_from.isoformat()})"
-                    )
-        if default_id is None:
-            ids = sorted(self._by_id)
-            default_id = ids[0] if len(ids) == 1 else DEFAULT_POLICY_ID
-        if self._by_id and default_id not in self._by_id:
-            raise PolicyError(f"default policy id {default_id!r}: no such policy")
-        self.default_id = default_id
-
-    @classmethod
-    def load(cls, directory: Path, default_id: str | None = None) -> PolicyBook:
-        """Load ``directory/*.toml`` policies and ``directory/calendars/*.toml`` calendars."""
-        try:
-            calendars = load_calendars((directory / "calendars").glob("*.toml"))
-        except CalendarError as exc:
-            raise PolicyError(str(exc)) from exc
-        files: dict[tuple[str, int], Path] = {}
-        policies = []
-        for path in sorted(directory.glob("*.toml")):
-            policy = load_policy(path)
-            if policy.calendar not in calendars:
-                raise PolicyError(f"{path}: calendar: unknown calendar {policy.calendar!r}")
-            key = (policy.id, policy.version)
-            if key in files:
-                raise PolicyError(f"{path}: version: {policy.version} already in {files[key]}")
-            files[key] = path
-            policies.append(policy)
-        if not policies:
-            raise PolicyError(f"{directory}: no policy files (*.toml)")
-        try:
-            return cls(policies, calendars, default_id)
-        except PolicyError as exc:
-            raise PolicyError(f"{directory}: {exc}") from exc
-
-    @classmethod
-    def default(cls) -> PolicyBook:
-        """Load the policies shipped with the service."""
-        return cls.load(default_policy_dir())
-
-    def in_force(self, at: datetime, policy_id: str | None = None) -> SlaPolicy:
-        """Return the policy in force at ``at``.
-
-        That is the version of ``policy_id`` (the default id if None) with the
-        latest ``effective_from <= at``.
-        """
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise PolicyError(f"in_force: 'at' must be timezone-aware, got {at!r}")
-        policy_id = policy_id or self.default_id
-        candidates = [p for p in self._by_id.get(policy_id, []) if p.effective_from <= at]
-        if not candidates:
-            raise PolicyError(f"no version of policy {policy_id!r} in force at {at.isoformat()}")
-        return max(candidates, key=lambda p: p.effective_from)
-
-    def get(self, policy_id: str, version: int) -> SlaPolicy:
-        """Return exactly ``(policy_id, version)``, e.g. the version a complaint pinned."""
-        for policy in self._by_id.get(policy_id, []):
-            if policy.version == version:
-                return policy
-        raise UnknownPolicyError(f"no policy {policy_id!r} version {version}")
-
-    def policies(self) -> list[SlaPolicy]:
-        """Return all policies, sorted by id then version."""
-        return [p for policy_id in sorted(self._by_id) for p in self._by_id[policy_id]]
-
-    def calendar(self, name: str) -> Calendar:
-        """Return the calendar called ``name`` ("24x7" always exists)."""
-        try:
-            return self._calendars[name]
-        except KeyError:
-            raise UnknownPolicyError(f"no calendar {name!r}") from None
+    def calendar_names(self) -> set[str]:
+        """Every calendar the policy counts on."""
+        return {self.calendar, *self.calendars.values()}

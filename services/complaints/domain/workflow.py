@@ -19,6 +19,7 @@ class Status(StrEnum):
     RESOLVED = "resolved"
     DISPUTED = "disputed"
     ESCALATED = "escalated"
+    RETURNED = "returned"
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"
 
@@ -28,12 +29,17 @@ class Action(StrEnum):
 
     ACCEPT = "accept"
     TRANSFER = "transfer"
+    CLAIM = "claim"
     INVESTIGATE = "investigate"
     RESOLVE = "resolve"
     CONFIRM = "confirm"
     DISPUTE = "dispute"
     REOPEN = "reopen"
     ESCALATE = "escalate"
+    RETURN = "return"
+    RESTORE = "restore"
+    FOLLOW_UP = "follow_up"
+    ANSWER_FOLLOW_UP = "answer_follow_up"
     CLOSE = "close"
     WITHDRAW = "withdraw"
     NOTES = "notes"
@@ -51,22 +57,30 @@ OPEN = frozenset(
         Status.RESOLVED,
         Status.DISPUTED,
         Status.ESCALATED,
+        Status.RETURNED,
     }
 )
 TERMINAL = frozenset({Status.CLOSED, Status.WITHDRAWN})
-# Clocks run while the operator owes the customer a step.
+# Handling: the operator owes the customer a step and the handling clocks run. Every
+# other open status runs its own clock too (confirmation window, dispute, appeal).
 CLOCKED = frozenset({Status.RECEIVED, Status.ACCEPTED, Status.INVESTIGATED})
 
 ALLOWED: dict[Action, frozenset[Status]] = {
     Action.ACCEPT: frozenset({Status.RECEIVED}),
     Action.TRANSFER: OPEN,
+    Action.CLAIM: OPEN,
     Action.INVESTIGATE: frozenset({Status.ACCEPTED}),
     Action.RESOLVE: frozenset({Status.INVESTIGATED}),
     Action.CONFIRM: frozenset({Status.RESOLVED}),
-    Action.DISPUTE: frozenset({Status.RESOLVED}),
-    Action.REOPEN: frozenset({Status.DISPUTED}),
+    # A closed case may still be disputed within the policy's post-closure window.
+    Action.DISPUTE: frozenset({Status.RESOLVED, Status.CLOSED}),
+    Action.REOPEN: frozenset({Status.DISPUTED, Status.RETURNED}),
     Action.ESCALATE: frozenset({Status.RESOLVED, Status.DISPUTED}),
-    Action.CLOSE: frozenset({Status.RESOLVED, Status.ESCALATED}),
+    Action.RETURN: frozenset({Status.ESCALATED}),
+    Action.RESTORE: CLOCKED,
+    Action.FOLLOW_UP: OPEN,
+    Action.ANSWER_FOLLOW_UP: OPEN,
+    Action.CLOSE: frozenset({Status.RESOLVED, Status.DISPUTED, Status.ESCALATED, Status.RETURNED}),
     Action.WITHDRAW: OPEN,
     Action.NOTES: frozenset(Status),
     Action.PAUSE: CLOCKED,
