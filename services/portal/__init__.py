@@ -1,0 +1,1 @@
+"""The customer portal: the one surface an operator exposes to the internet."""
