@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.kernel.staff_directory import StaffDirectory
 from services.notifications.channels import PermanentFailure
 from services.notifications.contacts import ContactSource
 from services.notifications.outbox import Message
-from services.notifications.staff import StaffDirectory
 from services.notifications.webhooks import Subscriptions
 
 

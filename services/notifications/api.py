@@ -15,8 +15,10 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.kernel.auth import Principal, Role, require
-from services.kernel.idempotency import idempotently
+from services.kernel.contract import header, problem_responses
+from services.kernel.idempotency import idempotency_key, idempotently
 from services.kernel.problems import PROBLEM_JSON, Problem
+from services.notifications.destinations import DestinationRefused, DestinationRules, Unresolvable
 from services.notifications.outbox import MessageFilter, Outbox
 from services.notifications.schemas import (
     AttemptView,
@@ -25,14 +27,18 @@ from services.notifications.schemas import (
     MessagePage,
     MessageStatus,
     MessageView,
+    NewStaffMessage,
     NewSubscription,
+    QueuedStaffMessages,
     SubscriptionView,
 )
-from services.notifications.webhooks import Subscriptions, internal_address
+from services.notifications.staff_messages import StaffMessageRefused, StaffMessages
+from services.notifications.webhooks import Subscriptions
 
 router = APIRouter(prefix="/v1")
 
 OPERATORS = (Role.SUPERVISOR, Role.ADMIN)
+CALLERS = (Role.SERVICE, Role.ADMIN)
 ADMINS = (Role.ADMIN,)
 
 
@@ -99,7 +105,11 @@ async def get_notification(
 
 
 @router.post(
-    "/notifications/{message_id}/retry", response_model=MessageView, tags=["notifications"]
+    "/notifications/{message_id}/retry",
+    response_model=MessageView,
+    responses=problem_responses(409, 422),
+    dependencies=[Depends(idempotency_key)],
+    tags=["notifications"],
 )
 async def retry_notification(
     request: Request,
@@ -126,7 +136,53 @@ async def retry_notification(
     return await _idempotent(request, principal, operation)
 
 
-@router.post("/webhooks", status_code=201, response_model=CreatedSubscription, tags=["webhooks"])
+@router.post(
+    "/staff-messages",
+    status_code=202,
+    response_model=QueuedStaffMessages,
+    responses=problem_responses(409, 422),
+    dependencies=[Depends(idempotency_key)],
+    tags=["notifications"],
+)
+async def send_staff_message(
+    request: Request,
+    body: NewStaffMessage,
+    principal: Annotated[Principal, Depends(require(*CALLERS))],
+) -> Response:
+    """Tell staff something another service asks for, once per key and recipient.
+
+    Each recipient known to the staff directory gets one message in their
+    language, on their channel; the same `key` again adds nothing and answers
+    with the messages already queued (so does a repeated `Idempotency-Key`).
+    """
+    staff: StaffMessages = request.app.state.staff_messages
+
+    def operation() -> JSONResponse:
+        try:
+            queued = staff.queue(str(body.key), body.template, body.recipients, body.context)
+        except StaffMessageRefused as exc:
+            raise Problem(422, "Unprocessable Content", str(exc)) from exc
+        answer = QueuedStaffMessages(
+            key=body.key,
+            messages=[MessageView.of(m) for m in queued.messages],
+            unknown=queued.unknown,
+        )
+        return JSONResponse(jsonable_encoder(answer), 202)
+
+    return await _idempotent(request, principal, operation)
+
+
+@router.post(
+    "/webhooks",
+    status_code=201,
+    response_model=CreatedSubscription,
+    responses={
+        201: {"description": "Subscribed.", "headers": {"Location": header("Location")}},
+        **problem_responses(409, 422),
+    },
+    dependencies=[Depends(idempotency_key)],
+    tags=["webhooks"],
+)
 async def create_subscription(
     request: Request,
     body: NewSubscription,
@@ -136,14 +192,9 @@ async def create_subscription(
     subscriptions = _subscriptions(request)
 
     def operation() -> JSONResponse:
-        internal = internal_address(str(body.url))
-        if internal is not None and not request.app.state.settings.webhook_allow_private:
-            raise Problem(
-                422,
-                "Invalid request",
-                f"Webhook URLs may not point at internal addresses ({internal}); "
-                "set NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE for local receivers.",
-            )
+        refusal = _destination_refusal(request, str(body.url))
+        if refusal is not None:
+            raise Problem(422, "Invalid request", refusal)
         created = subscriptions.create(
             str(body.url), body.event_types, body.secret, body.description
         )
@@ -155,6 +206,24 @@ async def create_subscription(
         )
 
     return await _idempotent(request, principal, operation)
+
+
+def _destination_refusal(request: Request, url: str) -> str | None:
+    """Why `url` may not be subscribed, if it may not (names that do not resolve yet pass:
+    every delivery checks again)."""
+    rules = DestinationRules(request.app.state.settings.webhook_allow_private)
+    try:
+        rules.check(url)
+    except DestinationRefused as exc:
+        hint = (
+            ""
+            if rules.allow_private
+            else ("; set NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE for local receivers")
+        )
+        return f"Webhook URLs may not point at internal addresses: {exc}{hint}."
+    except Unresolvable:
+        return None
+    return None
 
 
 @router.get("/webhooks", response_model=list[SubscriptionView], tags=["webhooks"])

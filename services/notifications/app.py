@@ -16,8 +16,10 @@ from services.kernel.database import create_database_engine
 from services.kernel.feed_consumer import FeedConsumer, feed_token_provider
 from services.kernel.idempotency import IdempotencyStore
 from services.kernel.observability import Metrics
+from services.kernel.phones import set_default_region
+from services.kernel.staff_directory import StaffDirectory
 from services.kernel.webapp import create_service_app
-from services.notifications import api
+from services.notifications import api, inbound_api
 from services.notifications.addressing import AddressBook
 from services.notifications.cases import metadata as cases_metadata
 from services.notifications.channels import Channel
@@ -26,14 +28,17 @@ from services.notifications.channels.log import LogChannel
 from services.notifications.channels.sms import SmsChannel
 from services.notifications.channels.webhook import WebhookChannel
 from services.notifications.contacts import ContactReader
+from services.notifications.destinations import DestinationRules
 from services.notifications.dispatcher import Dispatcher
 from services.notifications.intake import Intake
 from services.notifications.metrics import NotificationMetrics, OutboxCollector
 from services.notifications.outbox import Outbox
+from services.notifications.portal_links import SendTimeContext
 from services.notifications.quiet_hours import QuietHours
+from services.notifications.replies import ReplyBook, ReplyDesk
 from services.notifications.rules import RuleBook
 from services.notifications.settings import NotificationsSettings
-from services.notifications.staff import StaffDirectory
+from services.notifications.staff_messages import StaffMessages
 from services.notifications.templating import Renderer
 from services.notifications.webhooks import Subscriptions
 
@@ -47,7 +52,9 @@ def build_channels(settings: NotificationsSettings) -> dict[str, Channel]:
     """The channels this deployment has configured; webhooks and the log always are."""
     channels: dict[str, Channel] = {
         "log": LogChannel(),
-        "webhook": WebhookChannel(settings.http_timeout_seconds),
+        "webhook": WebhookChannel(
+            settings.http_timeout_seconds, DestinationRules(settings.webhook_allow_private)
+        ),
     }
     if settings.smtp_host:
         channels["email"] = EmailChannel(
@@ -85,6 +92,7 @@ def build_dispatcher(
     renderer: Renderer,
     token: Callable[[], str],
     metrics: NotificationMetrics | None = None,
+    replies: ReplyBook | None = None,
 ) -> Dispatcher:
     """A dispatcher wired to the configured channels."""
     contacts = ContactReader(settings.contact_url, token, settings.http_timeout_seconds)
@@ -97,10 +105,19 @@ def build_dispatcher(
         max_attempts=settings.max_attempts,
         lease_seconds=settings.claim_lease_seconds,
         batch=settings.dispatch_batch,
+        concurrency=settings.dispatch_concurrency,
         quiet_hours=QuietHours.parse(settings.quiet_hours, settings.timezone)
         if settings.quiet_hours
         else None,
         metrics=metrics,
+        send_time=SendTimeContext(
+            settings.contact_url,
+            token,
+            settings.portal_public_url,
+            settings.portal_link_templates,
+            settings.http_timeout_seconds,
+        ),
+        replies=replies,
     )
 
 
@@ -110,6 +127,7 @@ def create_app(
     """Build the service; the consumer and the dispatcher run while the app is served."""
     settings = settings or NotificationsSettings()
     auth = auth or AuthSettings()
+    set_default_region(settings.phone_region)
     engine = create_database_engine(settings.database_url)
     cases_metadata.create_all(engine, checkfirst=True)
     outbox = Outbox(engine)
@@ -142,8 +160,21 @@ def create_app(
         lease_ttl=settings.feed_lease_seconds,
         metrics=metrics.registry,
     )
+    replies = (
+        ReplyBook(engine, settings.inbound_sms_secret.get_secret_value())
+        if settings.inbound_sms_secret
+        else None
+    )
     dispatcher = build_dispatcher(
-        settings, engine, outbox, subscriptions, directory, renderer, token, notification_metrics
+        settings,
+        engine,
+        outbox,
+        subscriptions,
+        directory,
+        renderer,
+        token,
+        notification_metrics,
+        replies,
     )
 
     @contextlib.asynccontextmanager
@@ -162,6 +193,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             consumer.close()
+            dispatcher.close()
             engine.dispose()
 
     def readiness() -> dict[str, Any]:
@@ -189,5 +221,20 @@ def create_app(
     app.state.dispatcher = dispatcher
     app.state.intake = intake
     app.state.idempotency = IdempotencyStore(engine)
+    app.state.staff_messages = StaffMessages(
+        engine, outbox, directory, renderer, channels, settings.default_channel
+    )
+    app.state.reply_desk = (
+        ReplyDesk(
+            replies,
+            settings.contact_url,
+            token,
+            settings.dispute_words,
+            settings.http_timeout_seconds,
+        )
+        if replies is not None
+        else None
+    )
     app.include_router(api.router)
+    app.include_router(inbound_api.router)
     return app

@@ -79,7 +79,8 @@ def apply(conn: Connection, item: Mapping[str, Any]) -> Case | None:
         conn.execute(cases.insert().values(_row(case)))
         return case
     known = load(conn, complaint_id)
-    if known is not None and item["type"] == "Transferred" and data.get("assignee"):
+    # A claim assigns the claimer, like a transfer.
+    if known is not None and item["type"] in ("Transferred", "Claimed") and data.get("assignee"):
         conn.execute(
             cases.update()
             .where(cases.c.complaint_id == complaint_id)

@@ -56,7 +56,9 @@ class ContactReader:
                 timeout=self.timeout,
             )
         except httpx.HTTPError as exc:
-            raise TransientFailure(f"complaints unreachable: {type(exc).__name__}") from exc
+            raise TransientFailure(
+                f"complaints unreachable at {self.base_url}: {type(exc).__name__}"
+            ) from exc
         if response.status_code == 410:
             raise PermanentFailure("erased", "the customer's data has been erased")
         if response.status_code == 404:

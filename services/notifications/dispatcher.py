@@ -5,6 +5,11 @@ SQLite) and leased, so several dispatchers never send one message at once,
 and a message whose sender died is taken again once its lease runs out.
 A failure that may pass is retried with exponential backoff and jitter until
 MAX_ATTEMPTS, then the message is dead; one that never will is dead at once.
+
+A claimed batch is sent by up to `concurrency` threads: a send mostly waits
+(on the channel, the contact read, the outbox's commits), so one at a time a
+mass outage's receipts trailed the intake by minutes. The messages of one
+complaint stay in order, sent one after another by one thread.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from services.kernel.backoff import Backoff
@@ -26,7 +32,9 @@ from services.notifications.channels import (
 )
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.outbox import Message, Outbox
+from services.notifications.portal_links import ACCESS_CODE, SendTimeContext
 from services.notifications.quiet_hours import QuietHours
+from services.notifications.replies import ReplyBook
 from services.notifications.templating import Renderer, RenderError
 
 log = logging.getLogger("services.notifications.dispatcher")
@@ -49,6 +57,9 @@ class Dispatcher:
         quiet_hours: QuietHours | None = None,
         metrics: NotificationMetrics | None = None,
         clock: Callable[[], float] = time.time,
+        send_time: SendTimeContext | None = None,
+        replies: ReplyBook | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.outbox = outbox
         self.channels = dict(channels)
@@ -61,13 +72,34 @@ class Dispatcher:
         self.quiet_hours = quiet_hours
         self.metrics = metrics
         self.clock = clock
+        self.send_time = send_time
+        self.replies = replies
+        self.concurrency = max(1, concurrency)
+        self._senders: ThreadPoolExecutor | None = None
 
     def dispatch_once(self) -> int:
         """Claim one batch of due messages and deliver each; returns how many were claimed."""
         claimed = self.outbox.claim(self.batch, self.lease_seconds, self.max_attempts, self.clock())
-        for message in claimed:
-            self.deliver(message)
+        lanes = _lanes(claimed)
+        if self.concurrency == 1 or len(lanes) == 1:
+            for lane in lanes:
+                self._deliver_all(lane)
+        else:
+            if self._senders is None:
+                self._senders = ThreadPoolExecutor(self.concurrency, "dispatch")
+            # list(): waits for every lane and raises what a lane raised.
+            list(self._senders.map(self._deliver_all, lanes))
         return len(claimed)
+
+    def _deliver_all(self, lane: Sequence[Message]) -> None:
+        for message in lane:
+            self.deliver(message)
+
+    def close(self) -> None:
+        """Stop the sending threads (after the sends under way)."""
+        if self._senders is not None:
+            self._senders.shutdown()
+            self._senders = None
 
     def deliver(self, message: Message) -> None:
         """Try one claimed message and record how it went."""
@@ -104,6 +136,7 @@ class Dispatcher:
             self.quiet_hours is not None
             and message.channel == "sms"
             and message.audience == "customer"
+            and message.template != ACCESS_CODE  # asked for this minute: never held back
             and self.quiet_hours.contains(datetime.fromtimestamp(now, UTC))
         )
 
@@ -114,10 +147,11 @@ class Dispatcher:
         if message.channel == "webhook":
             subject, body = message.event_type, self._webhook_body(message)
         else:
+            context = dict(message.template_context)
+            if self.send_time is not None:
+                context.update(self.send_time.for_message(message))
             try:
-                text = self.renderer.render(
-                    message.template, message.language, message.template_context
-                )
+                text = self.renderer.render(message.template, message.language, context)
             except RenderError as exc:
                 raise PermanentFailure("template-error", str(exc)) from exc
             subject, body = text.subject, text.body
@@ -132,7 +166,13 @@ class Dispatcher:
             event_type=message.event_type,
             secret=address.secret,
         )
-        return channel.send(delivery)
+        detail = channel.send(delivery)
+        if self.replies is not None and message.channel == "sms" and message.audience == "customer":
+            # So that the customer's reply to this SMS finds its case.
+            self.replies.remember(
+                message.id, address.address, message.case_number, message.template
+            )
+        return detail
 
     @staticmethod
     def _webhook_body(message: Message) -> str:
@@ -180,3 +220,11 @@ class Dispatcher:
                 claimed = 0
             if claimed < self.batch:
                 await asyncio.sleep(interval)
+
+
+def _lanes(claimed: Sequence[Message]) -> list[list[Message]]:
+    """The batch split per complaint, each complaint's messages in their claimed order."""
+    lanes: dict[str, list[Message]] = {}
+    for message in claimed:
+        lanes.setdefault(message.complaint_id or f"message:{message.id}", []).append(message)
+    return list(lanes.values())

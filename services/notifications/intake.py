@@ -16,18 +16,37 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from services.kernel.staff_directory import StaffDirectory
 from services.notifications import cases
 from services.notifications.cases import Case
 from services.notifications.masking import mask_address
 from services.notifications.outbox import NewMessage, Outbox
 from services.notifications.rules import PREFERRED, STAFF, Audience, Rule, RuleBook
-from services.notifications.staff import StaffDirectory
 from services.notifications.webhooks import Subscription, Subscriptions
 
 log = logging.getLogger("services.notifications.intake")
 
 # Public event fields a template may use; anything else in `data` stays out of the outbox.
-TEMPLATE_FIELDS = ("category", "severity", "resolution", "remedy", "milestone", "due_at")
+TEMPLATE_FIELDS = (
+    "category",
+    "severity",
+    "milestone",
+    "due_at",
+    "resume_at",
+    "limit_at",
+    "trigger",
+    "resumed_at",
+    "dispute_until",
+    "confirmation_due_at",
+    "window_ended_at",
+    "restored_at",
+    "reference",
+    "level",
+    "notify",
+    "reached_at",
+)
+# Pause reason codes a customer's notice explains (anything else reads as "other").
+PAUSE_REASONS = ("awaiting_customer", "awaiting_third_party", "site_visit_booked")
 WEBHOOK = "webhook"
 
 
@@ -46,6 +65,16 @@ def template_context(item: Mapping[str, Any], case: Case) -> dict[str, Any]:
         "deadlines": dict(sorted(open_deadlines.items(), key=lambda kv: kv[1])),
     }
     context.update({key: data[key] for key in TEMPLATE_FIELDS if key in data})
+    if item["type"] == "AccessCodeIssued":
+        # Which issue the code belongs to; the code itself is fetched at send time.
+        context["code_version"] = item["version"]
+        context["expires_at"] = data.get("expires_at")
+    if item["type"] == "Paused":
+        reason = data.get("reason")
+        context["pause_reason"] = reason if reason in PAUSE_REASONS else "other"
+        context["pause_ends_at"] = min(
+            (t for t in (data.get("resume_at"), data.get("limit_at")) if t), default=None
+        )
     if item["type"] == "Escalated":
         context["appeal_body"] = data.get("body")
         context["reference"] = data.get("reference")
@@ -93,16 +122,25 @@ class Intake:
         """The rule-driven messages one event causes."""
         out: list[NewMessage] = []
         for rule in self.rules.for_event(str(item["type"])):
+            if not rule.applies_to(item.get("data") or {}, (item.get("actor") or {}).get("role")):
+                continue
             if rule.audience is Audience.CUSTOMER:
                 out.append(self._to_customer(item, case, rule))
             else:
                 out.extend(
                     self._to_staff(item, case, rule, staff_id)
-                    for staff_id in self._staff(rule, case)
+                    for staff_id in self._staff(rule, case, item.get("data") or {})
                 )
         return out
 
-    def _staff(self, rule: Rule, case: Case) -> list[str]:
+    def _staff(self, rule: Rule, case: Case, data: Mapping[str, Any]) -> list[str]:
+        if rule.audience is Audience.LADDER:
+            named = str(data.get("notify") or "")
+            if named in (Audience.OWNER, Audience.ASSIGNEE, Audience.SUPERVISORS):
+                return self._staff(
+                    Rule(rule.event, Audience(named), rule.template, rule.channel), case, data
+                )
+            return self.directory.with_role(named)
         if rule.audience is Audience.OWNER:
             return [case.owner] if case.owner else []
         if rule.audience is Audience.ASSIGNEE:

@@ -9,10 +9,11 @@ rather than silently dropping messages.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 
 class Audience(StrEnum):
@@ -22,6 +23,9 @@ class Audience(StrEnum):
     OWNER = "owner"
     ASSIGNEE = "assignee"
     SUPERVISORS = "supervisors"
+    # Whoever the event's `notify` names: owner, assignee, supervisors, or a staff role
+    # (the policy's escalation ladder, 督办).
+    LADDER = "ladder"
 
 
 PREFERRED = "preferred"  # the customer's own choice of sms or email
@@ -41,6 +45,18 @@ class Rule:
     audience: Audience
     template: str
     channel: str
+    # Public event flags that cancel the message when true, e.g. "rated": no survey
+    # to a customer who already gave a rating.
+    unless: tuple[str, ...] = ()
+    # Send only for acts of this actor role, e.g. "customer": an acknowledgement
+    # answers the customer's own act, not one staff recorded on their behalf.
+    by: str | None = None
+
+    def applies_to(self, data: Mapping[str, Any], actor_role: str | None = None) -> bool:
+        """Whether the event's public data (and who acted) lets this rule send."""
+        if self.by is not None and actor_role != self.by:
+            return False
+        return not any(data.get(flag) for flag in self.unless)
 
     def __post_init__(self) -> None:
         # Only a customer has a "preferred" channel; only staff have their own in the directory.
@@ -70,6 +86,8 @@ class RuleBook:
                         audience=Audience(entry["audience"]),
                         template=str(entry["template"]),
                         channel=str(entry.get("channel", PREFERRED)),
+                        unless=tuple(str(flag) for flag in entry.get("unless", [])),
+                        by=str(entry["by"]) if "by" in entry else None,
                     )
                 )
             except (KeyError, ValueError) as exc:

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, UrlConstraints
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    UrlConstraints,
+    field_validator,
+)
 
+from services.notifications.destinations import syntax_problem
 from services.notifications.outbox import Attempt, Message
 from services.notifications.webhooks import Subscription
 
@@ -112,9 +122,22 @@ class NewSubscription(BaseModel):
         description="Feed event types to receive; empty for all.",
     )
     secret: str | None = Field(
-        default=None, min_length=16, max_length=200, description="Generated when omitted."
+        default=None,
+        # Standard Webhooks: `whsec_` and the base64 of 24 to 64 random bytes.
+        pattern=r"^whsec_[A-Za-z0-9+/]{32,88}={0,2}$",
+        description="`whsec_` + base64 of 24-64 random bytes (Standard Webhooks); "
+        "generated when omitted.",
     )
     description: str | None = Field(default=None, max_length=200)
+
+    @field_validator("url")
+    @classmethod
+    def _well_formed_host(cls, url: AnyHttpUrl) -> AnyHttpUrl:
+        # Checked here so that a name no resolver would take is a 422, never a 500.
+        problem = syntax_problem(str(url))
+        if problem is not None:
+            raise ValueError(problem)
+        return url
 
 
 class SubscriptionView(BaseModel):
@@ -142,3 +165,29 @@ class CreatedSubscription(SubscriptionView):
     """A new subscription, with the secret the receiver verifies signatures with."""
 
     secret: str
+
+
+StaffId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class NewStaffMessage(BaseModel):
+    """A message for staff that another service asks for (e.g. a team's scheduled report)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: UUID = Field(
+        description="The caller's stable key for this message: asking again with it adds nothing."
+    )
+    template: Literal["team_report"]
+    recipients: list[StaffId] = Field(min_length=1, max_length=100, description="Staff ids.")
+    context: dict[str, Any] = Field(
+        default_factory=dict, description="What the template is rendered with; no personal data."
+    )
+
+
+class QueuedStaffMessages(BaseModel):
+    """The messages a staff-message request put in the outbox, or found there already."""
+
+    key: UUID
+    messages: list[MessageView]
+    unknown: list[str] = Field(description="Recipients the staff directory does not know.")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from services.kernel.serving import ServingSettings
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-class NotificationsSettings(BaseSettings):
+class NotificationsSettings(ServingSettings):
     """Everything the notifications service reads from its environment."""
 
     model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore")
@@ -78,6 +80,11 @@ class NotificationsSettings(BaseSettings):
         default=1.0, gt=0, description="How often the dispatcher looks for due messages."
     )
     dispatch_batch: int = Field(default=20, ge=1, description="Messages claimed at once.")
+    dispatch_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Messages of a claimed batch sent at once (one complaint's in order).",
+    )
     claim_lease_seconds: float = Field(
         default=60.0,
         gt=0,
@@ -87,9 +94,34 @@ class NotificationsSettings(BaseSettings):
     feed_wait_seconds: float = 10.0
     feed_lease_seconds: float = 10.0
 
+    portal_public_url: str | None = Field(
+        default=None,
+        description="The customer portal's public URL; set, receipt, result and survey "
+        "notices carry a link `{PORTAL_PUBLIC_URL}/c/{case}?t={token}`.",
+    )
+    portal_link_templates: list[str] = Field(
+        default_factory=lambda: ["receipt", "result", "survey"],
+        description="Templates whose messages carry the portal link.",
+    )
+    inbound_sms_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret shared with the SMS gateway; signs `POST /v1/inbound/sms`. "
+        "Unset: inbound SMS answers 503.",
+    )
+    inbound_max_skew_seconds: int = Field(
+        default=300, ge=1, description="How old (or early) a signed inbound request may be."
+    )
+    dispute_words: list[str] = Field(
+        default_factory=lambda: ["不满意", "N", "no"],
+        description="Replies that dispute the result (case-insensitive, whole reply).",
+    )
     max_body_bytes: int = 64 * 1024
     cors_origins: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
+    phone_region: str = Field(
+        default="CN",
+        description="Region (ISO 3166) of phone numbers written without '+', for normalising.",
+    )
 
     @model_validator(mode="after")
     def _defaults(self) -> NotificationsSettings:

@@ -26,14 +26,34 @@ MILESTONES: dict[str, dict[str, str]] = {
         "investigation": "初步调查",
         "result": "结果答复",
         "repair": "故障修复",
+        "overall": "整体处理",
+        "dispute": "异议答复",
+        "appeal": "申诉答复",
+        "follow_up": "督办答复",
     },
     "en": {
         "acceptance": "acceptance",
         "investigation": "preliminary investigation",
         "result": "result",
         "repair": "network repair",
+        "overall": "overall handling",
+        "dispute": "answer to the dispute",
+        "appeal": "answer to the appeal",
+        "follow_up": "answer to the follow-up demand",
     },
 }
+
+
+def _share(value: float | None) -> str:
+    """A rate as a percentage, `—` when it has no denominator."""
+    return "—" if value is None else f"{float(value) * 100:.1f}%"
+
+
+def _hours(value: float | None, language: str) -> str:
+    """A duration in hours, `—` when there is none."""
+    if value is None:
+        return "—"
+    return f"{float(value):.1f} 小时" if language == "zh-CN" else f"{float(value):.1f} h"
 
 
 class RenderError(ValueError):
@@ -72,6 +92,8 @@ class Renderer:
             keep_trailing_newline=False,
         )
         env.filters["when"] = self._when
+        env.filters["share"] = _share
+        env.filters["hours"] = lambda value: _hours(value, language)
         names = MILESTONES[language]
         env.filters["milestone"] = lambda name: names.get(str(name), str(name))
         return env

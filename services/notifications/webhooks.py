@@ -8,19 +8,16 @@ The secret is shown once, when the subscription is created.
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import secrets
-import socket
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from sqlalchemy import Column, Connection, Engine, Float, MetaData, String, Table, Text, select
 
 from services.kernel.database import reading
+from services.notifications.signing import new_secret
 
 metadata = MetaData()
 
@@ -76,7 +73,7 @@ class Subscriptions:
         subscription = Subscription(
             id=str(uuid.uuid4()),
             url=url,
-            secret=secret or secrets.token_urlsafe(32),
+            secret=secret or new_secret(),
             event_types=tuple(sorted(set(event_types))),
             description=description,
             created_at=time.time(),
@@ -117,31 +114,3 @@ class Subscriptions:
                 subscriptions.delete().where(subscriptions.c.id == subscription_id)
             )
         return bool(result.rowcount)
-
-
-def internal_address(url: str) -> str | None:
-    """The loopback, link-local, private or reserved address `url` points at, if any.
-
-    Names that do not resolve here are let through: the send will fail on its
-    own, and refusing them would refuse every receiver this host cannot see yet.
-    """
-    host = urlsplit(url).hostname or ""
-    try:
-        addresses = {ipaddress.ip_address(host)}
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None)
-        except OSError:
-            return None
-        addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
-    for address in addresses:
-        if (
-            address.is_loopback
-            or address.is_private
-            or address.is_link_local
-            or address.is_reserved
-            or address.is_multicast
-            or address.is_unspecified
-        ):
-            return str(address)
-    return None

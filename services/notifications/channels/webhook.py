@@ -1,9 +1,14 @@
 """Signed webhooks: the feed event, POSTed as JSON, signed with the subscription's secret.
 
-Headers: `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`,
-`X-Delivery-Key` (the same on every retry: the receiver's idempotency key)
-and `X-Event-Type`. Receivers verify with `services.notifications.signing.verify`
-or the snippet in the README (Notifications).
+Headers: the Standard Webhooks trio `webhook-id` (the delivery key, the same
+on every retry), `webhook-timestamp` and `webhook-signature` (see
+`services.notifications.signing`), plus `X-Delivery-Key` and `X-Event-Type`.
+Receivers verify with a stock Standard Webhooks library (README, Notifications).
+
+Every delivery checks its URL again (`DestinationRules`) and connects to the
+address that passed; a URL that no longer passes (private addresses switched
+off, or its name now resolving inside) is refused for good, not sent.
+Redirects are not followed: they would lead past the check.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from services.notifications.channels import (
     TransientFailure,
     http_failure,
 )
-from services.notifications.signing import SIGNATURE_HEADER, sign
+from services.notifications.channels.pinned import PinnedTransport
+from services.notifications.destinations import DestinationRefused, DestinationRules, Unresolvable
+from services.notifications.signing import signed_headers
 
 
 class WebhookChannel:
@@ -24,8 +31,9 @@ class WebhookChannel:
 
     name = "webhook"
 
-    def __init__(self, timeout: float = 10.0) -> None:
+    def __init__(self, timeout: float = 10.0, rules: DestinationRules | None = None) -> None:
         self.timeout = timeout
+        self.rules = rules or DestinationRules()
 
     def send(self, delivery: Delivery) -> str:
         """Sign and post the body."""
@@ -37,14 +45,25 @@ class WebhookChannel:
             "User-Agent": "complaints-notifications/1",
             "X-Delivery-Key": delivery.key,
             "X-Event-Type": delivery.event_type,
-            SIGNATURE_HEADER: sign(delivery.secret, body),
+            **signed_headers(delivery.secret, delivery.key, body),
         }
         try:
-            response = httpx.post(
-                delivery.address, content=body, headers=headers, timeout=self.timeout
-            )
+            response = self._post(delivery.address, body, headers)
         except httpx.HTTPError as exc:
             raise TransientFailure(f"receiver unreachable: {type(exc).__name__}") from exc
         if response.is_success:
             return f"HTTP {response.status_code}"
         raise http_failure(response.status_code)
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """POST to the address `url` resolves to now, if that address may be reached."""
+        try:
+            destination = self.rules.check(url)
+        except DestinationRefused as exc:
+            raise PermanentFailure("destination-refused", str(exc)) from exc
+        except Unresolvable as exc:
+            raise TransientFailure(str(exc)) from exc
+        with httpx.Client(
+            transport=PinnedTransport(destination), timeout=self.timeout, follow_redirects=False
+        ) as client:
+            return client.post(url, content=body, headers=headers)
