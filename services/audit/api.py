@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -18,12 +19,23 @@ from starlette.concurrency import run_in_threadpool
 from services.audit.checkpoints import CheckpointLog, StoredCheckpoint
 from services.audit.ledger import Entry, Ledger
 from services.audit.reports import sla_report, sla_report_csv
-from services.audit.summary import ComplaintSummaries, SummaryFilter
+from services.audit.schemas import (
+    CaseFile,
+    CheckpointList,
+    ConsistencyProof,
+    EntryPage,
+    InclusionProof,
+    SlaReport,
+    SummaryPage,
+)
+from services.audit.summary_table import ComplaintSummaries, Cursor, SummaryFilter
 from services.kernel.auth import Principal, Role, require
+from services.kernel.contract import problem_responses
 from services.kernel.problems import Problem
 from services.kernel.webapp import public
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+TEXT = {"content": {"text/plain": {"schema": {"type": "string"}}}}
 
 Reader = Annotated[Principal, Depends(require(Role.REGULATOR, Role.SUPERVISOR, Role.ADMIN))]
 T = TypeVar("T")
@@ -75,7 +87,7 @@ def checkpoint_view(checkpoint: StoredCheckpoint) -> dict[str, Any]:
 async def _latest_checkpoint(request: Request) -> StoredCheckpoint:
     latest = await _run(_checkpoints(request).latest)
     if latest is None:
-        raise Problem(503, "No checkpoint yet", "The ledger has not been checkpointed yet.")
+        raise Problem(503, "Service Unavailable", "The ledger has not been checkpointed yet.")
     return latest
 
 
@@ -85,14 +97,19 @@ async def _within_ledger(request: Request, size: int) -> None:
         raise Problem(400, "Bad Request", f"The ledger holds {current} entries, not {size}.")
 
 
-@router.get("/checkpoint", response_class=Response, summary="The latest signed checkpoint")
+@router.get(
+    "/checkpoint",
+    response_class=Response,
+    summary="The latest signed checkpoint",
+    responses={200: TEXT, **problem_responses(503)},
+)
 async def latest_checkpoint(request: Request, _: Reader) -> Response:
     """The latest checkpoint as a C2SP signed note (`text/plain`)."""
     latest = await _latest_checkpoint(request)
     return Response(latest.note, media_type="text/plain; charset=utf-8")
 
 
-@router.get("/checkpoints", summary="Kept checkpoints, oldest first")
+@router.get("/checkpoints", response_model=CheckpointList, summary="Kept checkpoints, oldest first")
 async def list_checkpoints(
     request: Request,
     _: Reader,
@@ -104,14 +121,24 @@ async def list_checkpoints(
     return {"checkpoints": [checkpoint_view(c) for c in kept]}
 
 
-@router.get("/public-key", response_class=Response, summary="The note verifier key")
+@router.get(
+    "/public-key",
+    response_class=Response,
+    summary="The note verifier key",
+    responses={200: TEXT},
+)
 async def public_key(request: Request, _: Reader) -> Response:
     """`<name>+<hex key id>+<base64 of 0x01 and the Ed25519 public key>`."""
     key = _checkpoints(request).signer.verifier_key
     return Response(key + "\n", media_type="text/plain; charset=utf-8")
 
 
-@router.get("/entries", summary="Ledger entries, 0-based, end exclusive")
+@router.get(
+    "/entries",
+    response_model=EntryPage,
+    response_model_exclude_unset=True,
+    summary="Ledger entries, 0-based, end exclusive",
+)
 async def read_entries(
     request: Request,
     _: Reader,
@@ -135,7 +162,7 @@ async def read_entries(
     }
 
 
-@router.get("/proofs/inclusion", summary="RFC 9162 inclusion proof")
+@router.get("/proofs/inclusion", response_model=InclusionProof, summary="RFC 9162 inclusion proof")
 async def inclusion_proof(
     request: Request,
     _: Reader,
@@ -150,7 +177,12 @@ async def inclusion_proof(
     return {"index": index, "tree_size": tree_size, "hashes": [_b64(h) for h in hashes]}
 
 
-@router.get("/proofs/consistency", summary="RFC 9162 consistency proof")
+@router.get(
+    "/proofs/consistency",
+    response_model=ConsistencyProof,
+    response_model_by_alias=True,
+    summary="RFC 9162 consistency proof",
+)
 async def consistency_proof(
     request: Request,
     _: Reader,
@@ -165,7 +197,13 @@ async def consistency_proof(
     return {"from": old, "to": new, "hashes": [_b64(h) for h in hashes]}
 
 
-@router.get("/cases/{complaint_id}", summary="A complaint's case file with inclusion proofs")
+@router.get(
+    "/cases/{complaint_id}",
+    response_model=CaseFile,
+    response_model_exclude_unset=True,
+    responses=problem_responses(503),
+    summary="A complaint's case file with inclusion proofs",
+)
 async def case_file(request: Request, complaint_id: str, _: Reader) -> dict[str, Any]:
     """The complaint's entries, each with its inclusion proof against the latest checkpoint."""
     ledger = _ledger(request)
@@ -187,7 +225,41 @@ async def case_file(request: Request, complaint_id: str, _: Reader) -> dict[str,
     }
 
 
-@router.get("/complaints", summary="Search the complaint summaries")
+TreeSize = Annotated[
+    int | None,
+    Query(ge=0, description="Answer as of the first N ledger entries (default: all)."),
+]
+
+
+async def _stated(request: Request, size: int) -> dict[str, Any]:
+    """What an answer derived from the ledger states: its tree size and signed checkpoint."""
+    kept = await _run(_checkpoints(request).at_size, size)
+    return {"tree_size": size, "checkpoint": kept.note if kept else None}
+
+
+def _search(
+    summaries: ComplaintSummaries,
+    query: SummaryFilter,
+    limit: int,
+    cursor: str | None,
+    size: int | None,
+) -> tuple[list[dict[str, Any]], str | None, int]:
+    after = Cursor.decode(cursor) if cursor is not None else None
+    if after is not None:
+        if size is not None and size != after.tree_size:
+            raise ValueError("The cursor belongs to another tree size.")
+        size = after.tree_size  # Every page of one search reads the same tree.
+    with summaries.snapshot(size) as snapshot:
+        items, following = snapshot.search(query, limit, after)
+        return items, following.encode() if following else None, snapshot.tree_size
+
+
+@router.get(
+    "/complaints",
+    response_model=SummaryPage,
+    response_model_exclude_unset=True,
+    summary="Search the complaint summaries",
+)
 async def search_complaints(
     request: Request,
     _: Reader,
@@ -198,35 +270,67 @@ async def search_complaints(
     breached: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
+    tree_size: TreeSize = None,
 ) -> dict[str, Any]:
-    """Complaints by status, category, receipt period and breach, oldest receipt first."""
+    """Complaints by status, category, receipt period and breach, oldest receipt first.
+
+    The answer names the tree size it was computed at (and its checkpoint,
+    when one was signed at that size): `verify --reports` recomputes it.
+    """
     query = SummaryFilter(status, category, received_from, received_to, breached)
     try:
-        items, next_cursor = await _run(_summaries(request).search, query, limit, cursor)
+        items, next_cursor, size = await _run(
+            _search, _summaries(request), query, limit, cursor, tree_size
+        )
     except ValueError as exc:
         raise Problem(400, "Bad Request", str(exc)) from exc
-    return {"items": items, "next_cursor": next_cursor}
+    return {"items": items, "next_cursor": next_cursor, **await _stated(request, size)}
 
 
-@router.get("/reports/sla", summary="SLA compliance and handling times (JSON or CSV)")
+def _sla(
+    summaries: ComplaintSummaries,
+    start: datetime | None,
+    end: datetime | None,
+    by: str,
+    size: int | None,
+) -> dict[str, Any]:
+    with summaries.snapshot(size) as snapshot:
+        rows = snapshot.rows(SummaryFilter(received_from=start, received_to=end))
+        return {**sla_report(rows, start, end, by), "tree_size": snapshot.tree_size}
+
+
+@router.get(
+    "/reports/sla",
+    response_model=SlaReport,
+    response_model_exclude_unset=True,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    summary="SLA compliance and handling times (JSON or CSV)",
+)
 async def report_sla(
     request: Request,
     _: Reader,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     by: Literal["category", "owner"] = "category",
+    tree_size: TreeSize = None,
     accept: Annotated[str, Header()] = "application/json",
 ) -> Any:
     """Per category (or owner) and milestone, for complaints received in `[from, to)`.
 
     Also the quality indicators of S-10: average satisfaction, reopen and
-    escalation rates.
+    escalation rates. States the tree size it was computed at.
     """
-    summaries = _summaries(request)
-    rows = summaries.received_between
-    report = await _run(lambda: sla_report(rows(start, end), start, end, by))
+    try:
+        report = await _run(_sla, _summaries(request), start, end, by, tree_size)
+    except ValueError as exc:
+        raise Problem(400, "Bad Request", str(exc)) from exc
+    report.update(await _stated(request, report["tree_size"]))
     if _prefers_csv(accept):
-        return Response(sla_report_csv(report), media_type="text/csv; charset=utf-8")
+        return Response(
+            sla_report_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Audit-Tree-Size": str(report["tree_size"])},
+        )
     return report
 
 

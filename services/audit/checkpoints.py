@@ -62,6 +62,17 @@ class CheckpointLog:
         with reading(self.engine) as conn:
             return _latest(conn)
 
+    def at_size(self, size: int) -> StoredCheckpoint | None:
+        """The first checkpoint kept of exactly `size` entries, if any."""
+        with reading(self.engine) as conn:
+            row = conn.execute(
+                select(checkpoints)
+                .where(checkpoints.c.tree_size == size)
+                .order_by(checkpoints.c.id)
+                .limit(1)
+            ).first()
+            return _stored(row) if row is not None else None
+
     def listing(self, after_size: int, limit: int) -> list[StoredCheckpoint]:
         """Checkpoints with a tree size above `after_size`, oldest first."""
         with reading(self.engine) as conn:

@@ -3,25 +3,27 @@
 Grouped by category (the default) or by owner, the first-contact agent
 accountable for the case (S-4).
 
-Built from complaint summaries received in a period. A milestone is *met*
-when it was completed by its due time without a recorded breach, *breached*
-when a breach was recorded or it was completed late, and *open* otherwise;
-the compliance rate is met / (met + breached). Handling times are the time
-from receipt to acceptance and to the result given to the customer.
+Built from complaint summaries received in a period, with the definitions of
+`indicators` (every round of every milestone counts; rates over resolved
+complaints): a milestone is *met* when it was completed by its due time
+without a recorded breach, *breached* when a breach was recorded or it was
+completed late, and *open* while it runs; the compliance rate is
+met / (met + breached). Handling times run from receipt to acceptance and to
+the final result given to the customer.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-import math
-import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from services.audit.summary import Summary, instant
+from services.audit.indicators import Tally, nearest_rank
+from services.audit.summary import Summary, clock_outcome
+
+__all__ = ["milestone_outcome", "nearest_rank", "sla_report", "sla_report_csv"]
 
 ALL = "all"
 GROUPINGS = {"category": "unclassified", "owner": "unassigned"}
@@ -43,93 +45,52 @@ CSV_COLUMNS = (
 )
 
 
-def milestone_outcome(clock: dict[str, Any]) -> str:
+def milestone_outcome(clock: dict[str, Any], live: bool = True) -> str:
     """`met`, `breached` or `open` for one milestone's clock from the feed."""
-    due, completed = instant(clock.get("due_at")), instant(clock.get("completed_at"))
-    if clock.get("breached_at") or (completed and due and completed > due):
-        return "breached"
-    if completed is not None:
-        return "met"
-    return "open"
-
-
-def nearest_rank(values: Sequence[float], fraction: float) -> float | None:
-    """The nearest-rank percentile of `values`, or None when there are none."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-def _durations(values: Sequence[float]) -> dict[str, float | None]:
-    return {
-        "count": len(values),
-        "median_seconds": statistics.median(values) if values else None,
-        "p90_seconds": nearest_rank(values, 0.9),
-    }
-
-
-def _seconds(start: datetime | None, end: datetime | None) -> float | None:
-    return (end - start).total_seconds() if start and end else None
+    return clock_outcome(clock, live) or "open"
 
 
 class _Tally:
-    """One category's running totals: rows are folded in one at a time, never kept."""
+    """One group's running totals in the report's shape (see `indicators.Tally`)."""
 
     def __init__(self, by: str, name: str) -> None:
         self.by = by
         self.name = name
-        self.complaints = 0
-        self.ratings: list[int] = []
-        self.reopened = 0
-        self.escalated = 0
-        self.outcomes: dict[str, dict[str, int]] = {}
-        self.to_acceptance: list[float] = []
-        self.to_result: list[float] = []
+        self.tally = Tally()
 
-    def add(self, row: Summary, clocks: dict[str, Any]) -> None:
-        self.complaints += 1
-        if row.get("satisfaction") is not None:
-            self.ratings.append(int(row["satisfaction"]))
-        self.reopened += 1 if row.get("reopen_count") else 0
-        self.escalated += 1 if row.get("escalated") else 0
-        for milestone, clock in clocks.items():
-            tally = self.outcomes.setdefault(milestone, {"met": 0, "breached": 0, "open": 0})
-            tally[milestone_outcome(clock)] += 1
-        if (seconds := _seconds(row["received_at"], row["accepted_at"])) is not None:
-            self.to_acceptance.append(seconds)
-        if (seconds := _seconds(row["received_at"], row["resolved_at"])) is not None:
-            self.to_result.append(seconds)
+    def add(self, row: Summary) -> None:
+        self.tally.add(row)
 
     def report(self) -> dict[str, Any]:
+        figures = self.tally.figures()
         milestones = []
-        for milestone in sorted(self.outcomes):
-            tally = self.outcomes[milestone]
-            decided = tally["met"] + tally["breached"]
+        for milestone, outcome in figures["compliance"]["milestones"].items():
             milestones.append(
                 {
                     "milestone": milestone,
-                    "complaints": sum(tally.values()),
-                    **tally,
-                    "compliance_rate": round(tally["met"] / decided, 4) if decided else None,
+                    "complaints": outcome["met"] + outcome["breached"] + outcome["open"],
+                    "met": outcome["met"],
+                    "breached": outcome["breached"],
+                    "open": outcome["open"],
+                    "compliance_rate": outcome["rate"],
                 }
             )
+        times = figures["times"]
+        satisfaction = figures["satisfaction"]
         return {
             self.by: self.name,
-            "complaints": self.complaints,
+            "complaints": figures["counts"]["received"],
             "milestones": milestones,
-            "time_to_acceptance": _durations(self.to_acceptance),
-            "time_to_result": _durations(self.to_result),
+            "time_to_acceptance": times["to_accept"],
+            # The final result given to the customer: after a reopen, the last one.
+            "time_to_result": times["to_final_result"],
             "satisfaction": {
-                "responses": len(self.ratings),
-                "average": round(statistics.fmean(self.ratings), 2) if self.ratings else None,
+                "responses": satisfaction["responses"],
+                "average": satisfaction["mean"],
             },
-            "reopen_rate": self._rate(self.reopened),
-            "escalation_rate": self._rate(self.escalated),
+            "reopen_rate": figures["reopen_rate"],
+            "escalation_rate": figures["escalation_rate"],
         }
-
-    def _rate(self, count: int) -> float | None:
-        return round(count / self.complaints, 4) if self.complaints else None
 
 
 def sla_report(
@@ -143,10 +104,9 @@ def sla_report(
     groups: dict[str, _Tally] = {}
     everything = _Tally(by, ALL)
     for row in rows:
-        clocks = json.loads(row["deadlines"])
         name = row[by] or GROUPINGS[by]
-        groups.setdefault(name, _Tally(by, name)).add(row, clocks)
-        everything.add(row, clocks)
+        groups.setdefault(name, _Tally(by, name)).add(row)
+        everything.add(row)
     report = [groups[name].report() for name in sorted(groups)]
     report.append(everything.report())
     return {

@@ -1,29 +1,28 @@
-"""Complaint summaries: one row per complaint, kept from the feed for search and reports.
+"""Complaint summaries: one per complaint, folded from its ledger entries alone.
 
-`evolve` folds one feed item into a summary (a plain dict); `ComplaintSummaries`
-applies a page of items in the consumer's transaction and answers searches.
-No personal data is kept: the feed's masked customer is not copied here.
+`evolve` folds one feed item (a ledger entry's fields) into a summary (a plain
+dict). The fold is pure and depends on nothing but the complaint's own
+entries, in ledger order: the service keeps its result in a table, and the
+verifier recomputes it from the entries to prove that table honest.
+
+Event types are handled generically where the feed allows: any milestone in
+`deadlines` is a clock, a clock that starts afresh (a new `started_at`, after a
+reopen, a return from appeal, a reclassification) moves the old one into
+`rounds` so a breach in an earlier round is never lost, and unknown types
+only advance the summary's position. No personal data is kept: the feed's
+masked customer is not copied here.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select
-
-from services.audit.tables import summaries
-from services.kernel.database import reading
-
-log = logging.getLogger("services.audit.summary")
-REPORT_BATCH = 1000
-
 Summary = dict[str, Any]
+
+DERIVATION_VERSION = 3
+"""Bump when `evolve` changes: stored summaries are then rebuilt from the ledger."""
 
 # The status each workflow event leads to (services/complaints/domain/workflow.py).
 STATUS_AFTER = {
@@ -36,15 +35,52 @@ STATUS_AFTER = {
     "Escalated": "escalated",
     "Closed": "closed",
     "Withdrawn": "withdrawn",
+    "AutoClosed": "closed",
+    "DeemedAccepted": "closed",  # the confirmation window passed in silence: closed
+    "Returned": "returned",  # sent back by the appeal body
 }
+ENDED = frozenset({"closed", "withdrawn"})
 # The first time a complaint reached each step: reopening does not reset it.
 FIRST_REACHED = {
     "Accepted": "accepted_at",
     "Investigated": "investigated_at",
     "Resolved": "resolved_at",
+    "Restored": "restored_at",
     "Closed": "ended_at",
+    "AutoClosed": "ended_at",
+    "DeemedAccepted": "ended_at",
     "Withdrawn": "ended_at",
 }
+# Milestones whose completion restores service to the customer (network faults).
+RESTORE_MILESTONES = ("repair", "restore")
+COLUMNS = (
+    "complaint_id",
+    "case_number",
+    "status",
+    "category",
+    "severity",
+    "channel",
+    "region",
+    "owner",
+    "assignee",
+    "team",
+    "repeat",
+    "received_at",
+    "accepted_at",
+    "investigated_at",
+    "resolved_at",
+    "final_resolved_at",
+    "restored_at",
+    "ended_at",
+    "satisfaction",
+    "reopen_count",
+    "escalated",
+    "breached",
+    "deadlines",
+    "rounds",
+    "last_position",
+    "last_index",
+)
 
 
 def instant(value: str | None) -> datetime | None:
@@ -66,194 +102,164 @@ def new_summary(complaint_id: str) -> Summary:
         "category": None,
         "severity": None,
         "channel": None,
+        "region": None,
         "owner": None,
+        "assignee": None,
+        "team": None,
+        "repeat": None,
         "received_at": None,
         "accepted_at": None,
         "investigated_at": None,
         "resolved_at": None,
+        "final_resolved_at": None,
+        "restored_at": None,
         "ended_at": None,
         "satisfaction": None,
         "reopen_count": 0,
         "escalated": False,
         "breached": False,
         "deadlines": "{}",
+        "rounds": "[]",
         "last_position": 0,
+        "last_index": -1,
     }
 
 
-def evolve(summary: Summary, item: dict[str, Any]) -> Summary:
-    """The summary after one feed item."""
+def clock_outcome(clock: dict[str, Any], live: bool) -> str | None:
+    """`met`, `breached` or `open` for one milestone clock; None when it does not count.
+
+    A clock is breached when a breach was recorded or it completed after its
+    due time, met when it completed in time, open while it still runs on a
+    case that has not ended. A clock that stopped uncompleted and unbreached
+    (the case was withdrawn or closed, reclassified, or the round was
+    superseded) counts neither way.
+    """
+    due, completed = instant(clock.get("due_at")), instant(clock.get("completed_at"))
+    if clock.get("breached_at") or (completed and due and completed > due):
+        return "breached"
+    if completed is not None:
+        return "met"
+    return "open" if live else None
+
+
+def clocks(summary: Summary) -> list[tuple[str, dict[str, Any], bool]]:
+    """Every clock of every round: (milestone, clock, live), earlier rounds first."""
+    ended = summary["status"] in ENDED
+    out = [(str(clock.get("milestone")), clock, False) for clock in json.loads(summary["rounds"])]
+    current = json.loads(summary["deadlines"])
+    out += [(name, clock, not ended) for name, clock in sorted(current.items())]
+    return out
+
+
+def _archive(rounds: list[dict[str, Any]], name: str, clock: dict[str, Any], **why: Any) -> None:
+    rounds.append({**clock, "milestone": name, **why})
+
+
+def _evolve_clocks(summary: Summary, out: Summary, kind: str, item: dict[str, Any]) -> None:
+    data = item.get("data") or {}
+    deadlines: dict[str, Any] = json.loads(summary["deadlines"])
+    rounds: list[dict[str, Any]] = json.loads(summary["rounds"])
+    for stopped in data.get("stopped") or ():
+        if stopped in deadlines:  # reclassified: that clock no longer applies
+            _archive(rounds, stopped, deadlines.pop(stopped), stopped=True)
+    if isinstance(data.get("deadlines"), dict):
+        for name, clock in sorted(data["deadlines"].items()):
+            if not isinstance(clock, dict):
+                continue
+            old = deadlines.get(name)
+            if old is not None and _is_new_round(old, clock):
+                _archive(rounds, name, old)
+            elif old is not None:
+                # The same clock again: a recorded warning or breach is never forgotten.
+                clock = {
+                    **clock,
+                    **{k: old[k] for k in ("warned_at", "breached_at") if old.get(k)},
+                }
+            deadlines[name] = dict(clock)
+    if kind in ("SlaWarning", "SlaBreached") and data.get("milestone"):
+        milestone = str(data["milestone"])
+        clock = dict(deadlines.get(milestone, {"due_at": data.get("due_at")}))
+        clock["warned_at" if kind == "SlaWarning" else "breached_at"] = item["occurred_at"]
+        deadlines[milestone] = clock
+    if out["restored_at"] is None:
+        for name in RESTORE_MILESTONES:
+            if completed := instant((deadlines.get(name) or {}).get("completed_at")):
+                out["restored_at"] = completed
+    out["deadlines"] = json.dumps(deadlines, sort_keys=True)
+    out["rounds"] = json.dumps(rounds, sort_keys=True)
+    out["breached"] = any(clock_outcome(clock, False) == "breached" for _, clock, _ in clocks(out))
+
+
+def _is_new_round(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether `new` is a fresh clock for the milestone rather than `old` updated."""
+    before, after = old.get("started_at"), new.get("started_at")
+    return before is not None and after is not None and before != after
+
+
+def evolve(summary: Summary, item: dict[str, Any], index: int | None = None) -> Summary:
+    """The summary after one feed item (at ledger `index`, when known)."""
     kind, data = item["type"], item.get("data") or {}
     at = instant(item["occurred_at"])
     out = dict(summary, last_position=item["position"])
+    if index is not None:
+        out["last_index"] = index
     if kind == "Registered":
         out.update(
             case_number=data.get("case_number"),
             category=data.get("category"),
             channel=data.get("channel"),
             owner=data.get("owner"),
+            region=data.get("region"),
             received_at=instant(data.get("received_at")) or at,
         )
     elif kind == "Accepted":
         out.update(category=data.get("category"), severity=data.get("severity"))
-    elif kind == "Confirmed":
+    elif kind in ("Confirmed", "SurveyAnswered"):  # a rating, before or after closure
         out["satisfaction"] = data.get("satisfaction")
     elif kind == "Reopened":
         out["reopen_count"] = summary["reopen_count"] + 1
     elif kind == "Escalated":
         out["escalated"] = True
+    elif kind == "Resolved":
+        out["final_resolved_at"] = at
+    elif kind == "Restored" and out["restored_at"] is None:
+        out["restored_at"] = instant(data.get("restored_at")) or at
+    elif kind in ("Transferred", "Claimed"):  # a claim assigns the claimer, like a transfer
+        assignee = data.get("assignee") or {}
+        if assignee.get("type") == "team":
+            out["team"] = assignee.get("id")
+        elif assignee.get("id"):
+            out["assignee"] = assignee.get("id")
+    if isinstance(data.get("repeat"), bool):
+        out["repeat"] = data["repeat"]  # the repeat-complaint flag, where the feed knows it
     if kind in STATUS_AFTER:
         out["status"] = STATUS_AFTER[kind]
     column = FIRST_REACHED.get(kind)
     if column and out[column] is None:
         out[column] = at
-    deadlines = json.loads(summary["deadlines"])
-    for stopped in data.get("stopped") or ():
-        deadlines.pop(stopped, None)  # reclassified: that clock no longer applies
-    if isinstance(data.get("deadlines"), dict):
-        deadlines.update(data["deadlines"])
-    if kind in ("SlaWarning", "SlaBreached"):
-        clock = dict(deadlines.get(data["milestone"], {"due_at": data.get("due_at")}))
-        clock["warned_at" if kind == "SlaWarning" else "breached_at"] = item["occurred_at"]
-        deadlines[data["milestone"]] = clock
-    out["deadlines"] = json.dumps(deadlines, sort_keys=True)
-    # A breach stays on record through a reopen, which replaces the clocks.
-    out["breached"] = bool(summary["breached"]) or any(
-        clock.get("breached_at") for clock in deadlines.values()
-    )
+    _evolve_clocks(summary, out, kind, item)
     return out
 
 
-@dataclass(frozen=True)
-class SummaryFilter:
-    """What a search asks for; None means any."""
-
-    status: str | None = None
-    category: str | None = None
-    received_from: datetime | None = None
-    received_to: datetime | None = None
-    breached: bool | None = None
-
-
-class ComplaintSummaries:
-    """The summary table: kept from the feed, read by search and reports."""
-
-    def __init__(self, engine: Engine) -> None:
-        """Read through `engine`."""
-        self.engine = engine
-
-    def apply(self, conn: Connection, items: Sequence[dict[str, Any]]) -> None:
-        """Fold a page of feed items into the summaries, in the caller's transaction."""
-        ids = sorted({item["complaint_id"] for item in items})
-        known = {
-            row.complaint_id: dict(row._mapping)
-            for row in conn.execute(select(summaries).where(summaries.c.complaint_id.in_(ids)))
-        }
-        current = dict(known)
-        for item in items:
-            cid = item["complaint_id"]
-            try:
-                current[cid] = evolve(current.get(cid) or new_summary(cid), item)
-            except Exception as exc:
-                # The ledger must never stall on a summary it cannot fold: the entry
-                # is appended all the same, and the operator is told.
-                log.error(
-                    "summary not updated",
-                    extra={
-                        "complaint_id": cid,
-                        "type": item.get("type"),
-                        "error_type": type(exc).__name__,
-                    },
-                )
-        for cid, row in current.items():
-            if cid in known:
-                conn.execute(
-                    summaries.update().where(summaries.c.complaint_id == cid).values(**row)
-                )
-            else:
-                conn.execute(summaries.insert().values(**row))
-
-    def search(
-        self, query: SummaryFilter, limit: int, cursor: str | None = None
-    ) -> tuple[list[Summary], str | None]:
-        """Summaries matching `query`, by receipt time, and the cursor of the next page."""
-        conditions = _conditions(query)
-        if cursor is not None:
-            received, cid = _decode_cursor(cursor)
-            conditions.append(
-                or_(
-                    summaries.c.received_at > received,
-                    and_(summaries.c.received_at == received, summaries.c.complaint_id > cid),
-                )
-            )
-        statement = (
-            select(summaries)
-            .where(*conditions)
-            .order_by(summaries.c.received_at, summaries.c.complaint_id)
-            .limit(limit + 1)
-        )
-        with reading(self.engine) as conn:
-            rows = [dict(row._mapping) for row in conn.execute(statement)]
-        next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-        return [public_summary(row) for row in rows[:limit]], next_cursor
-
-    def received_between(self, start: datetime | None, end: datetime | None) -> Iterator[Summary]:
-        """Every summary of a complaint received in `[start, end)`, streamed for reports."""
-        conditions = _conditions(SummaryFilter(received_from=start, received_to=end))
-        last = ""
-        while True:
-            # Keyset batches: bounded memory on both backends, no long-lived cursor.
-            with reading(self.engine) as conn:
-                batch = conn.execute(
-                    select(summaries)
-                    .where(*conditions, summaries.c.complaint_id > last)
-                    .order_by(summaries.c.complaint_id)
-                    .limit(REPORT_BATCH)
-                ).all()
-            for row in batch:
-                yield dict(row._mapping)
-            if len(batch) < REPORT_BATCH:
-                return
-            last = batch[-1].complaint_id
+def fold(complaint_id: str, items: list[dict[str, Any]]) -> Summary | None:
+    """A complaint's summary from its entries in ledger order; None when there are none."""
+    if not items:
+        return None
+    summary = new_summary(complaint_id)
+    for item in items:
+        summary = evolve(summary, item, item.get("index"))
+    return summary
 
 
 def public_summary(row: Summary) -> Summary:
-    """A summary in its API form: instants as ISO 8601 UTC, deadlines as an object."""
-    out = dict(row)
-    for key, value in row.items():
+    """A summary in its API form: instants as ISO 8601 UTC, clocks as JSON."""
+    out = {key: row.get(key) for key in COLUMNS}
+    for key, value in out.items():
         if isinstance(value, datetime):
             out[key] = value.replace(tzinfo=UTC).isoformat()
     out["deadlines"] = json.loads(row["deadlines"])
+    out["rounds"] = json.loads(row["rounds"])
+    out["breached"] = bool(row["breached"])
+    out["escalated"] = bool(row["escalated"])
+    out["repeat"] = None if row.get("repeat") is None else bool(row["repeat"])
     return out
-
-
-def _conditions(query: SummaryFilter) -> list[Any]:
-    conditions: list[Any] = [summaries.c.received_at.is_not(None)]
-    if query.status is not None:
-        conditions.append(summaries.c.status == query.status)
-    if query.category is not None:
-        conditions.append(summaries.c.category == query.category)
-    if query.breached is not None:
-        conditions.append(summaries.c.breached == query.breached)
-    if query.received_from is not None:
-        conditions.append(summaries.c.received_at >= _naive(query.received_from))
-    if query.received_to is not None:
-        conditions.append(summaries.c.received_at < _naive(query.received_to))
-    return conditions
-
-
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-def _encode_cursor(row: Summary) -> str:
-    raw = json.dumps([row["received_at"].isoformat(), row["complaint_id"]])
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        received, cid = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(received), str(cid)
-    except (ValueError, TypeError) as exc:
-        raise ValueError("invalid cursor") from exc
