@@ -12,13 +12,29 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from services.kernel.auth import Role, mint_token
+from tests import contract
 
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 # A fixed Fernet master key for the complaints service's personal-data vault.
 MASTER_KEY = "7Jl0cxhqsfx-AbJsNhgmGMKZzqrZ3NHsmZOy3SdglXs="
+# A fixed blind-index key ring for customer history (its own key, never the master key).
+INDEX_KEYS = "1:q3v9cZ0b2mJ8yX4tL6wR1sN5pD7fH0kA2eG4iK6mO8Q="
+pytest_plugins = ["tests.browser"]
+
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 TokenFactory = Callable[..., str]
+
+
+@pytest.fixture(autouse=True)
+def openapi_contract(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[contract.Exchange]]:
+    """Every in-process response must match its app's OpenAPI document (tests/contract.py).
+
+    Checked when the test is done; a response that breaks the contract fails it.
+    """
+    exchanges = contract.record(monkeypatch)
+    yield exchanges
+    contract.check_all(exchanges)
 
 
 def _postgres_reachable() -> bool:

@@ -19,7 +19,7 @@ from types import TracebackType
 
 import httpx
 
-from tests.conftest import JWT_SECRET, MASTER_KEY
+from tests.conftest import INDEX_KEYS, JWT_SECRET, MASTER_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,11 @@ class ServiceProcess:
         """Start the process and wait until it is healthy."""
         # Every service in a test shares the suite's token secret and master key
         # unless the test says otherwise.
-        defaults = {"AUTH_JWT_SECRET": JWT_SECRET, "COMPLAINTS_MASTER_KEY": MASTER_KEY}
+        defaults = {
+            "AUTH_JWT_SECRET": JWT_SECRET,
+            "COMPLAINTS_MASTER_KEY": MASTER_KEY,
+            "COMPLAINTS_INDEX_KEYS": INDEX_KEYS,
+        }
         env = {**os.environ, **defaults, **self.env}
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(

@@ -14,10 +14,10 @@ from pydantic import SecretStr
 
 from services.complaints.app import create_app
 from services.complaints.domain.clock import ShiftedClock
-from services.complaints.domain.policy import default_policy_dir
+from services.complaints.domain.policy_files import default_policy_dir
 from services.complaints.settings import ComplaintsSettings
 from services.kernel.auth import AuthSettings
-from tests.conftest import JWT_SECRET, MASTER_KEY
+from tests.conftest import INDEX_KEYS, JWT_SECRET, MASTER_KEY
 
 CUSTOMER_ZH = {
     "name": "张三",
@@ -58,6 +58,7 @@ def policy_dir_with(tmp_path: Path, policy_toml: str) -> Path:
 
 def build_app(database_url: str, clock: ShiftedClock, **settings: Any) -> FastAPI:
     """A complaints app with the monitor off (tests run its passes themselves)."""
+    settings.setdefault("index_keys", SecretStr(INDEX_KEYS))
     return create_app(
         ComplaintsSettings(
             database_url=database_url,

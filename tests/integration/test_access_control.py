@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
 from services.kernel.auth import AuthSettings, Role, mint_token
+from services.kernel.contract import api_routes
 from tests.conftest import JWT_SECRET, MASTER_KEY
 
 PUBLIC = "public"
@@ -106,10 +107,10 @@ def _query(route: APIRoute) -> dict[str, str]:
 
 
 def _routes(app: FastAPI) -> Iterator[tuple[APIRoute, str]]:
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            for method in sorted((route.methods or set()) - {"HEAD", "OPTIONS"}):
-                yield route, method
+    # Included routers' routes too: FastAPI keeps those behind `_IncludedRouter` entries.
+    for route in api_routes(app):
+        for method in sorted((route.methods or set()) - {"HEAD", "OPTIONS"}):
+            yield route, method
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))

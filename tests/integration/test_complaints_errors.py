@@ -201,3 +201,26 @@ async def test_if_match_accepts_any_listed_version(client: Any, auth_header: Hea
         f"/v1/complaints/{cid}/notes", json={"text": "x"}, headers={**agent, "If-Match": "abc"}
     )
     assert garbage.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "W1tb" * 400,  # the review's: "[[[" nested past the parser's recursion limit
+        "W1tb" * 40,
+        "e30",  # {}
+        "WzEsMl0",  # [1,2]
+        "WyJ4IiwieSJd",  # ["x","y"]: not a time
+        "WyIyMDI2LTAzLTAxVDAwOjAwOjAwKzAwOjAwIiwiYiIsImMiXQ",  # three items
+        "\u00e9\u00e9\u00e9\u00e9",
+        "A" * 5000,
+    ],
+)
+async def test_a_malformed_cursor_is_a_400_problem(
+    client: Any, auth_header: Headers, cursor: str
+) -> None:
+    response = await client.get(
+        "/v1/complaints", params={"cursor": cursor}, headers=auth_header("agent")
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"

@@ -43,7 +43,7 @@ async def test_feed_pages_in_commit_order_with_documented_fields(
             *("position", "event_id", "complaint_id", "version", "type"),
             *("occurred_at", "actor", "schema_version", "data"),
         }
-        assert first["schema_version"] == 1
+        assert first["schema_version"] == 2
         assert first["actor"] == {"id": "agent-1", "role": "agent"}
         assert first["data"]["customer"]["phone"] == "138****5678"
         assert "description" not in first["data"], "the customer's own words stay out"

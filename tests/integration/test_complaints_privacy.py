@@ -49,7 +49,7 @@ async def _closed(client: httpx.AsyncClient, agent: dict[str, str], sup: dict[st
         ("accept", {"category": "billing", "severity": "low"}),
         ("investigate", {"findings": "f"}),
         ("resolve", {"resolution": "r"}),
-        ("close", {"outcome": "done"}),
+        ("close", {"outcome": "done", "reason": "customer agreed by phone"}),
     ]:
         response = await client.post(f"/v1/complaints/{cid}/{action}", json=body, headers=sup)
         assert response.status_code == 200, response.text
@@ -173,7 +173,11 @@ async def test_erasure_keeps_the_case_file_and_destroys_the_person(
             "Erased",
         ]
         assert after["events"][0]["data"]["customer"]["email"] == "[erased]"
-        assert after["events"][-1]["data"]["reason"] == "PIPL request"
+        # The reason is free text like any other: sealed, so erased with the rest;
+        # its commitment stays (without the salt, which went with the key).
+        assert after["events"][-1]["data"]["reason"] == "[erased]"
+        erased = after["events"][-1]["sealed"]["reason"]
+        assert erased["commitment"].startswith("sha256:") and erased["salt"] is None
         old = await client.get(f"/v1/complaints/{cid}?version=1", headers=sup)
         assert old.json()["customer"]["name"] == "[erased]", "erased as of every moment"
         feed = (await client.get("/v1/events", headers=auth_header("service"))).json()["items"]

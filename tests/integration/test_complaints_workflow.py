@@ -24,16 +24,21 @@ from tests.integration.complaints_fixtures import (
 STEP_BODIES: dict[str, dict[str, Any]] = {
     "accept": {"category": "billing", "severity": "medium"},
     "transfer": {"to_agent": "agent-2", "reason": "billing specialist"},
+    "claim": {"reason": "the owner is on leave"},
     "investigate": {"findings": "Double charge confirmed"},
     "resolve": {"resolution": "Refund issued", "remedy": "CNY 30 credit"},
     "confirm": {"satisfaction": 4, "comment": "ok"},
     "dispute": {"reason": "Refund too small"},
     "reopen": {"reason": "New evidence"},
     "escalate": {"body": "MIIT appeal centre", "reference": "APL-1"},
-    "close": {"outcome": "Resolved with refund"},
+    "return": {"decision": "Refund the full amount", "reference": "12300-2026-1"},
+    "restore": {"how": "Base station rebooted"},
+    "follow_up": {"text": "Call the customer today", "within": "PT2H"},
+    "answer_follow_up": {"text": "Called"},
+    "close": {"outcome": "Resolved with refund", "reason": "Customer agreed by phone"},
     "withdraw": {"reason": "Customer withdrew"},
     "notes": {"text": "Called the customer back"},
-    "pause": {"reason": "Awaiting bill copy"},
+    "pause": {"reason": "awaiting_customer", "note": "Awaiting bill copy"},
     "resume": {"reason": "Bill copy received"},
     "contact": {"email": "new@example.com"},
     "erase": {"reason": "Customer asked for erasure"},
@@ -78,7 +83,7 @@ async def test_walks_a_complaint_from_registration_to_closure(
     assert body["owner"] == "agent-1"
     assert body["customer"]["phone"] == "138****5678"
     assert body["customer"]["name"] == "张*"
-    assert body["policy"] == {"id": "cn-service-spec", "version": 1}
+    assert body["policy"] == {"id": "cn-service-spec", "version": 2}
 
     for action, who, status in [
         ("accept", agent, "accepted"),
@@ -95,14 +100,21 @@ async def test_walks_a_complaint_from_registration_to_closure(
     assert final["owner"] == "agent-1", "first-contact agent stays owner after a transfer"
     assert final["assignee"] == {"type": "agent", "id": "agent-2"}
     assert final["confirmed"] is True and final["satisfaction"] == 4
-    assert final["allowed_actions"] == ["notes", "erase"]
+    assert final["allowed_actions"] == ["dispute", "notes", "erase"], "within the window"
     deadlines = final["deadlines"]
-    assert all(d["completed_at"] for d in deadlines.values())
+    started = {k: d for k, d in deadlines.items() if d["due_at"]}
+    assert set(started) == {"acceptance", "investigation", "result", "overall"}
+    assert all(d["completed_at"] for d in started.values())
+    assert deadlines["dispute"]["due_at"] is None, "never disputed: no dispute clock"
 
     by_number = await client.get(f"/v1/complaints/by-number/{final['case_number']}", headers=agent)
     assert by_number.json()["id"] == cid
 
-    history = (await client.get(f"/v1/complaints/{cid}/history", headers=agent)).json()
+    history = (
+        await client.get(
+            f"/v1/complaints/{cid}/history", params={"purpose": "case review"}, headers=agent
+        )
+    ).json()
     assert [e["type"] for e in history["events"]] == [
         "Registered",
         "Accepted",
@@ -111,9 +123,11 @@ async def test_walks_a_complaint_from_registration_to_closure(
         "Resolved",
         "Confirmed",
         "Closed",
+        "TextRead",  # this very read of the words, on record
     ]
-    assert [e["version"] for e in history["events"]] == list(range(1, 8))
-    assert history["events"][-1]["actor"] == {"id": "sup-1", "role": "supervisor"}
+    assert [e["version"] for e in history["events"]] == list(range(1, 9))
+    assert history["events"][-2]["actor"] == {"id": "sup-1", "role": "supervisor"}
+    assert history["events"][-1]["actor"] == {"id": "agent-1", "role": "agent"}
     assert history["events"][2]["data"]["reason"] == "billing specialist"
     assert "13812345678" not in str(history)
 
@@ -157,20 +171,68 @@ async def test_every_refused_transition_names_the_status_and_the_allowed_actions
         "resolved": ["accept", "investigate", "resolve"],
         "disputed": ["accept", "investigate", "resolve", "dispute"],
         "escalated": ["accept", "investigate", "resolve", "dispute", "escalate"],
+        "returned": ["accept", "investigate", "resolve", "dispute", "escalate", "return"],
         "closed": ["accept", "investigate", "resolve", "close"],
         "withdrawn": ["withdraw"],
     }
     expected_allowed = {
-        "received": {"accept", "transfer", "withdraw", "notes", "pause", "resume", "contact"},
-        "accepted": {"transfer", "investigate", "withdraw", "notes", "pause", "resume", "contact"},
-        "investigated": {"transfer", "resolve", "withdraw", "notes", "pause", "resume", "contact"},
+        "received": {
+            "follow_up",
+            "claim",
+            "accept",
+            "transfer",
+            "withdraw",
+            "notes",
+            "pause",
+            "resume",
+            "contact",
+        },
+        "accepted": {
+            "follow_up",
+            "claim",
+            "transfer",
+            "investigate",
+            "withdraw",
+            "notes",
+            "pause",
+            "resume",
+            "contact",
+        },
+        "investigated": {
+            "follow_up",
+            "claim",
+            "transfer",
+            "resolve",
+            "withdraw",
+            "notes",
+            "pause",
+            "resume",
+            "contact",
+        },
         "resolved": {
+            "follow_up",
+            "claim",
             *("transfer", "confirm", "dispute", "escalate", "close", "withdraw", "notes"),
             "contact",
         },
-        "disputed": {"transfer", "reopen", "escalate", "withdraw", "notes", "contact"},
-        "escalated": {"transfer", "close", "withdraw", "notes", "contact"},
-        "closed": {"notes", "erase"},
+        "disputed": {
+            "follow_up",
+            "claim",
+            "transfer",
+            "reopen",
+            "escalate",
+            "close",
+            "withdraw",
+            "notes",
+            "contact",
+        },
+        "escalated": {
+            *("follow_up", "claim", "transfer", "return", "close", "withdraw", "notes", "contact"),
+        },
+        "returned": {
+            *("follow_up", "claim", "transfer", "reopen", "close", "withdraw", "notes", "contact"),
+        },
+        "closed": {"dispute", "notes", "erase"},
         "withdrawn": {"notes", "erase"},
     }
     for status, steps in paths.items():
@@ -379,8 +441,12 @@ async def test_a_write_that_loses_the_race_is_a_409_and_writes_nothing(
         stale = second.state.complaints.get(uuid.UUID(cid))
         assert (await _act(one, cid, "notes", agent)).status_code == 200
         monkeypatch.setattr(second.state.complaints, "get", lambda *a, **k: stale)
+        # With If-Match the caller named the version it saw, so a lost race is
+        # not retried for it (without If-Match it is: tests/integration/test_lost_races.py).
         keyed = {**agent, "Idempotency-Key": "race-1"}
-        lost = await two.post(f"/v1/complaints/{cid}/notes", json={"text": "b"}, headers=keyed)
+        lost = await two.post(
+            f"/v1/complaints/{cid}/notes", json={"text": "b"}, headers={**keyed, "If-Match": '"1"'}
+        )
         assert lost.status_code == 409
         assert lost.headers["content-type"] == "application/problem+json"
         monkeypatch.undo()

@@ -15,7 +15,7 @@ from services.complaints.domain.calendar import (
     CalendarError,
     load_calendar,
 )
-from services.complaints.domain.policy import default_policy_dir
+from services.complaints.domain.policy_files import default_policy_dir
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -10,7 +10,7 @@ import pytest
 
 from services.complaints.domain import deadline as dl
 from services.complaints.domain.calendar import AroundTheClock, BusinessCalendar, load_calendar
-from services.complaints.domain.policy import default_policy_dir
+from services.complaints.domain.policy_files import default_policy_dir
 
 H = timedelta(hours=1)
 T0 = datetime(2026, 3, 2, 0, tzinfo=UTC)

@@ -205,7 +205,7 @@ def test_requests_carry_token_request_id_and_a_bounded_wait(engine: Engine) -> N
 
 
 async def test_run_backs_off_while_the_feed_is_down_then_catches_up(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     registry = CollectorRegistry()
     feed = FakeFeed([1, 2, 3])
@@ -225,6 +225,10 @@ async def test_run_backs_off_while_the_feed_is_down_then_catches_up(
             await task
     assert applied(engine) == [1, 2, 3]
     assert registry.get_sample_value("feed_errors_total") == 3
+    # Each warning names the peer that failed, so an operator knows where to look.
+    failed = [r for r in caplog.records if r.getMessage() == "feed page failed"]
+    assert len(failed) == 3
+    assert {getattr(r, "url", None) for r in failed} == {"http://complaints.invalid/v1/events"}
     # Cancelling released the lease: another process may take over at once.
     assert consumer(engine, FakeFeed([]), lease_ttl=60).lease.acquire()
 

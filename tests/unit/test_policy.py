@@ -8,14 +8,9 @@ from pathlib import Path
 import pytest
 
 from services.complaints.domain.calendar import AroundTheClock, BusinessCalendar
-from services.complaints.domain.policy import (
-    PolicyBook,
-    PolicyError,
-    SlaPolicy,
-    UnknownPolicyError,
-    default_policy_dir,
-    load_policy,
-)
+from services.complaints.domain.policy import PolicyError, SlaPolicy, UnknownPolicyError
+from services.complaints.domain.policy_book import PolicyBook
+from services.complaints.domain.policy_files import default_policy_dir, load_policy
 
 H = timedelta(hours=1)
 CALENDAR = 'timezone = "Asia/Shanghai"\n[hours]\nmonday = ["09:00", "18:00"]\n'
@@ -75,7 +70,7 @@ def test_default_policy_loads_with_the_specified_limits(book: PolicyBook) -> Non
 
 
 def test_network_fault_adds_the_repair_milestone(book: PolicyBook) -> None:
-    policy = book.policies()[0]
+    policy = book.get("cn-service-spec", 1)
     assert policy.milestones_for("network_fault")["repair"] == 4 * H
     assert "repair" not in policy.milestones_for("billing")
     assert policy.milestones_for("network_fault")["acceptance"] == 24 * H
@@ -89,7 +84,7 @@ def test_default_book_has_both_calendars(book: PolicyBook) -> None:
 
 
 def test_policy_is_immutable(book: PolicyBook) -> None:
-    policy = book.policies()[0]
+    policy = book.get("cn-service-spec", 1)
     with pytest.raises(TypeError):
         policy.milestones["acceptance"] = H  # type: ignore[index]
     assert hash(policy) == hash(book.get("cn-service-spec", 1))
@@ -182,6 +177,8 @@ def test_naive_in_force_is_refused(book: PolicyBook) -> None:
         (policy_text(effective_from="next tuesday"), "effective_from"),
         (policy_text(version=0), "version"),
         (policy_text().replace('"P2Y"', '"two years"'), "retention_after_close"),
+        (policy_text(extra='effective_until = "2025-12-31T00:00:00+08:00"'), "effective_until"),
+        (policy_text(extra='effective_until = "2027-01-01T00:00:00"'), "effective_until"),
         (policy_text().replace('["acceptance"]', '["acceptence"]'), "pausable"),
         (policy_text().replace('repair = "PT4H"', 'repair = "PT4X"'), "network_fault"),
         (policy_text() + "\n[categories.billing]\nsla = 1\n", "categories.billing"),
@@ -225,3 +222,46 @@ def test_later_version_must_take_effect_later(tmp_path: Path) -> None:
 def test_empty_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="no policy files"):
         PolicyBook.load(tmp_path)
+
+
+def test_a_retired_version_is_not_in_force_and_brings_no_older_one_back(tmp_path: Path) -> None:
+    write(tmp_path, "v1.toml", policy_text())
+    write(
+        tmp_path,
+        "v2.toml",
+        policy_text(
+            version=2,
+            effective_from="2026-07-01T00:00:00+08:00",
+            extra='effective_until = "2026-10-01T00:00:00+08:00"',
+        ),
+    )
+    book = PolicyBook.load(tmp_path)
+    assert book.in_force(datetime(2026, 9, 30, tzinfo=UTC)).version == 2
+    with pytest.raises(PolicyError, match="retired"):
+        book.in_force(datetime(2026, 10, 1, tzinfo=UTC))
+    # Complaints that pinned it keep it.
+    assert book.get("cn-service-spec", 2).effective_until is not None
+    assert book.current_and_future(datetime(2026, 11, 1, tzinfo=UTC)) == []
+
+
+def test_kept_versions_whose_files_are_gone_serve_only_their_complaints(tmp_path: Path) -> None:
+    kept = {("cn-service-spec", 1): policy_text(acceptance="PT6H")}
+    write(tmp_path, "v2.toml", policy_text(version=2, effective_from="2026-07-01T00:00:00+08:00"))
+    book = PolicyBook.load(tmp_path, now=datetime(2026, 8, 1, tzinfo=UTC), kept=kept)
+    old = book.get("cn-service-spec", 1)
+    assert old.repealed and old.milestones["acceptance"] == 6 * H
+    with pytest.raises(PolicyError, match="lost its file"):
+        book.in_force(datetime(2026, 3, 1, tzinfo=UTC))
+    assert book.in_force(datetime(2026, 8, 1, tzinfo=UTC)).version == 2
+    # The version in force now may not be one whose file is gone.
+    with pytest.raises(PolicyError, match="cn-service-spec v1"):
+        PolicyBook.load(tmp_path, now=datetime(2026, 3, 1, tzinfo=UTC), kept=kept)
+
+
+def test_a_kept_version_may_gain_a_retirement_date_but_no_other_change(tmp_path: Path) -> None:
+    kept = {("cn-service-spec", 1): policy_text()}
+    write(tmp_path, "v1.toml", policy_text(extra='effective_until = "2027-01-01T00:00:00+08:00"'))
+    assert PolicyBook.load(tmp_path, kept=kept).get("cn-service-spec", 1).effective_until
+    write(tmp_path, "v1.toml", policy_text(acceptance="PT12H"))
+    with pytest.raises(PolicyError, match="never edited"):
+        PolicyBook.load(tmp_path, kept=kept)

@@ -171,11 +171,17 @@ def start_system(tmp_path: Path) -> Iterator[Callable[..., System]]:
     """Start complaints and audit on the given database URLs; stopped afterwards."""
     running: list[ServiceProcess] = []
 
-    def start(complaints_url: str, audit_url: str) -> System:
+    def start(complaints_url: str, audit_url: str, **audit_env: str) -> System:
         common = {"AUTH_JWT_SECRET": JWT_SECRET, "PYTHONUNBUFFERED": "1"}
         complaints = ServiceProcess(
             "complaints",
-            {**common, "COMPLAINTS_DATABASE_URL": complaints_url},
+            {
+                **common,
+                "COMPLAINTS_DATABASE_URL": complaints_url,
+                # One agent token writes the whole burst, faster than a person's
+                # token may (100/s); the rate limit is tested on its own.
+                "AUTH_RATE_LIMIT_PER_SECOND": "0",
+            },
             tmp_path / "complaints.log",
         )
         running.append(complaints.start())
@@ -192,6 +198,7 @@ def start_system(tmp_path: Path) -> Iterator[Callable[..., System]]:
                 # A SIGKILLed consumer's lease must expire quickly for its successor.
                 "AUDIT_LEASE_TTL_SECONDS": "2",
                 "AUDIT_FEED_PAGE_SIZE": "20",
+                **audit_env,
             },
             tmp_path / "audit.log",
         )

@@ -128,3 +128,30 @@ def test_the_verifier_passes_honest_and_fails_every_tampering(
         assert f"shrank from {size} to {size - 3}" in shrunk.stderr
     finally:
         engine.dispose()
+
+
+def test_the_verifier_catches_an_edited_summary_table(
+    database_url: Callable[[str], str], start_system: Callable[..., System], tmp_path: Path
+) -> None:
+    # Issue 8.5: `UPDATE complaint_summaries SET status='closed'` used to pass unnoticed.
+    audit_url = database_url("audit")
+    system = start_system(database_url("complaints"), audit_url)
+    size = system.write_complaints(3)
+    system.wait_until_caught_up()
+    honest = system.verify("--reports")
+    assert honest.returncode == 0, honest.stderr
+    assert f"OK: {size} entries and the reports derived from them verified" in honest.stdout
+    engine: Engine = create_database_engine(audit_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE complaint_summaries SET status = 'closed'")
+    finally:
+        engine.dispose()
+    searched = httpx.get(
+        f"{system.audit.url}/v1/audit/complaints", headers=system.regulator, timeout=10
+    ).json()
+    assert {item["status"] for item in searched["items"]} == {"closed"}
+    assert system.verify().returncode == 0  # The entries are untouched...
+    tampered = system.verify("--reports")  # ...but what regulators read is not theirs.
+    assert tampered.returncode == 1, tampered.stdout
+    assert "status is 'closed', the entries give 'investigated'" in tampered.stderr

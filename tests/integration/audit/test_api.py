@@ -284,10 +284,68 @@ async def test_no_checkpoint_yet_is_a_503(
 async def test_the_sla_report_is_the_same_however_the_rows_are_batched(
     client: httpx.AsyncClient, auth_header: Headers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.audit import summary
+    from services.audit import summary_table
 
     whole = (await get(client, auth_header, "/v1/audit/reports/sla")).json()
-    monkeypatch.setattr(summary, "REPORT_BATCH", 1)
+    monkeypatch.setattr(summary_table, "BATCH", 1)
     batched = (await get(client, auth_header, "/v1/audit/reports/sla")).json()
     assert batched == whole
     assert whole["categories"][-1]["complaints"] >= 3
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "W1tb" * 400,  # Issue 8.7: deeply nested JSON once made a 500.
+        "W1tb" * 40,
+        "not base64 at all!",
+        base64.urlsafe_b64encode(b'["2026-03-02T09:00:00", "c", "x"]').decode(),
+        base64.urlsafe_b64encode(b'["2026-03-02T09:00:00", "c"]').decode(),
+        base64.urlsafe_b64encode(b'["yesterday", "c", 3]').decode(),
+        base64.urlsafe_b64encode(b'{"a": 1}').decode(),
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+    ],
+)
+async def test_a_bad_cursor_is_a_400_problem(
+    client: httpx.AsyncClient, auth_header: Headers, cursor: str
+) -> None:
+    response = await client.get(
+        "/v1/audit/complaints", params={"cursor": cursor}, headers=auth_header("regulator")
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_metrics_show_ledger_size_checkpoint_coverage_and_age(
+    client: httpx.AsyncClient, harness: AuditHarness
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = (await client.get("/metrics")).text
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert values["audit_ledger_entries"] == 17
+    assert values["audit_checkpoint_tree_size"] == 16
+    assert values["audit_entries_unsigned"] == 1
+    assert 0 <= values["audit_checkpoint_age_seconds"] < 60
+    harness.checkpoint()
+    text = (await client.get("/metrics")).text
+    assert "\naudit_entries_unsigned 0.0\n" in text
+
+
+async def test_before_the_first_checkpoint_no_age_is_made_up(
+    make_audit: Callable[..., AuditHarness],
+) -> None:
+    audit = make_audit()
+    audit.feed(history("c-1", "billing", timedelta(hours=1), late=False, first=1))
+    transport = httpx.ASGITransport(app=audit.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://audit") as client:
+        text = (await client.get("/metrics")).text
+    assert "audit_checkpoint_age_seconds" not in text
+    assert (
+        "\naudit_checkpoint_tree_size 0.0\n" in text
+        and "\naudit_entries_unsigned 0.0\n" not in text
+    )

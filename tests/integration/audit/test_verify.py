@@ -162,3 +162,57 @@ def test_a_case_entry_hidden_or_removed_behind_the_index_fails_the_case_file(
         conn.exec_driver_sql(tampering)
     with pytest.raises(VerificationFailed, match="missing or hidden"):
         run(client, verifier, None, complaint_id="c-1")
+
+
+@pytest.mark.parametrize(
+    "tampering",
+    [
+        "UPDATE complaint_summaries SET status = 'closed'",
+        "UPDATE complaint_summaries SET breached = false WHERE complaint_id = 'c-2'",
+        "UPDATE complaint_summaries SET satisfaction = 5, deadlines = '{}'",
+        "DELETE FROM complaint_summaries WHERE complaint_id = 'c-1'",
+        "UPDATE complaint_summaries SET received_at = NULL WHERE complaint_id = 'c-2'",
+        "INSERT INTO complaint_summaries (complaint_id, status, received_at, reopen_count, "
+        "escalated, breached, deadlines, rounds, last_position, last_index) VALUES "
+        "('forged', 'closed', '2026-03-02 09:00:00', 0, false, false, '{}', '[]', 1, 0)",
+    ],
+)
+def test_an_edited_summary_table_fails_the_report_check(
+    audit: AuditHarness, client: TestClient, verifier: NoteVerifier, tampering: str
+) -> None:
+    # Issue 8.5: the summary table is not covered by the tree, yet regulators read it.
+    assert run(client, verifier, None, reports=True).checkpoint.tree_size == 11
+    before = client.get("/v1/audit/complaints").json()
+    with audit.engine.begin() as conn:
+        conn.exec_driver_sql(tampering)
+    assert client.get("/v1/audit/complaints").json()["items"] != before["items"]
+    run(client, verifier, None)  # The entries alone still verify...
+    with pytest.raises(VerificationFailed, match=r"complaint|report"):
+        run(client, verifier, None, reports=True)  # ...but what is derived from them does not.
+
+
+def test_reports_verify_while_summaries_move_past_the_checkpoint(
+    audit: AuditHarness, client: TestClient, verifier: NoteVerifier
+) -> None:
+    # Rows changed after the signed size are refolded from their entries below it.
+    audit.feed(
+        [
+            feed_item(30, "c-1", 7, "Closed", {"outcome": "done", "reason": None}),
+            feed_item(31, "c-3", 1, "Registered", {"case_number": "x", "received_at": None}),
+        ]
+    )
+    run(client, verifier, None, reports=True)
+    at_checkpoint = client.get("/v1/audit/complaints", params={"tree_size": 11}).json()
+    now = client.get("/v1/audit/complaints").json()
+    assert now["tree_size"] == 13 and now["checkpoint"] is None
+    assert at_checkpoint["tree_size"] == 11 and at_checkpoint["checkpoint"].startswith(ORIGIN)
+    assert {i["complaint_id"]: i["status"] for i in at_checkpoint["items"]} == {
+        "c-1": "resolved",
+        "c-2": "resolved",
+    }
+    assert {i["complaint_id"]: i["status"] for i in now["items"]}["c-1"] == "closed"
+    first = client.get("/v1/audit/complaints", params={"tree_size": 11, "limit": 1}).json()
+    second = client.get("/v1/audit/complaints", params={"cursor": first["next_cursor"]}).json()
+    assert [i["complaint_id"] for i in first["items"] + second["items"]] == ["c-1", "c-2"]
+    assert second["tree_size"] == 11  # A cursor keeps its search on one tree.
+    assert client.get("/v1/audit/complaints", params={"tree_size": 99}).status_code == 400

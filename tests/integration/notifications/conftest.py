@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine
 
 from services.kernel.database import create_database_engine
+from services.kernel.staff_directory import StaffDirectory
 from services.notifications.cases import metadata as cases_metadata
 from services.notifications.channels import Delivery, PermanentFailure, TransientFailure
 from services.notifications.contacts import Contact
@@ -24,7 +25,6 @@ from services.notifications.intake import Intake
 from services.notifications.outbox import Outbox
 from services.notifications.rules import RuleBook
 from services.notifications.settings import PACKAGE_DIR
-from services.notifications.staff import StaffDirectory
 from services.notifications.webhooks import Subscriptions
 
 DIRECTORY = StaffDirectory.from_dict(
@@ -34,6 +34,7 @@ DIRECTORY = StaffDirectory.from_dict(
             "agent-2": {"email": "agent-2@operator.example", "language": "en"},
             "sup-1": {"email": "sup-1@operator.example", "language": "zh-CN", "role": "supervisor"},
             "sup-2": {"phone": "+8613900000002", "channel": "sms", "role": "supervisor"},
+            "head-1": {"email": "head-1@operator.example", "role": "department_head"},
         },
         "teams": {"billing": {"members": ["agent-1", "agent-2"]}},
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -130,7 +131,8 @@ def test_webhook_subscriptions_are_admin_only_and_hide_their_secret(
     created = client.post("/v1/webhooks", json=body, headers=auth_header("admin"))
     assert created.status_code == 201
     doc = created.json()
-    assert len(doc["secret"]) >= 32 and created.headers["Location"] == f"/v1/webhooks/{doc['id']}"
+    assert doc["secret"].startswith("whsec_") and len(base64.b64decode(doc["secret"][6:])) == 32
+    assert created.headers["Location"] == f"/v1/webhooks/{doc['id']}"
     listed = client.get("/v1/webhooks", headers=auth_header("admin")).json()
     assert [s["id"] for s in listed] == [doc["id"]] and "secret" not in listed[0]
     one = client.get(f"/v1/webhooks/{doc['id']}", headers=auth_header("admin")).json()
@@ -149,7 +151,11 @@ def test_webhook_subscriptions_are_admin_only_and_hide_their_secret(
         {"url": "ftp://127.0.0.1/x"},
         {"url": "http://127.0.0.1/x", "event_types": ["not a type"]},
         {"url": "http://127.0.0.1/x", "secret": "short"},
+        {"url": "http://127.0.0.1/x", "secret": "a-long-secret-but-not-whsec-form"},
         {"url": "http://127.0.0.1/x", "surprise": 1},
+        {"url": "http://localhost./"},
+        {"url": f"http://{'a' * 64}.example.com/hook"},
+        {"url": f"http://{'a' * 64}/hook"},
     ],
 )
 def test_invalid_subscriptions_are_refused(
@@ -195,6 +201,12 @@ def test_probes_report_feed_lag_and_outbox_metrics(
         "http://169.254.169.254/latest",
         "http://10.0.0.8/h",
         "http://[::1]/h",
+        "http://100.100.100.200/latest/meta-data/",
+        "http://100.64.0.1/h",
+        "http://[fec0::1]/h",
+        "http://[2002:7f00:1::]/h",
+        "http://[::ffff:127.0.0.1]/h",
+        "http://localhost:8080/h",
     ],
 )
 def test_webhooks_to_internal_addresses_are_refused_unless_allowed(
@@ -212,3 +224,94 @@ def test_webhooks_to_internal_addresses_are_refused_unless_allowed(
         assert response.status_code == 422
         assert "internal" in response.json()["detail"]
         assert client.get("/v1/webhooks", headers=auth_header("admin")).json() == []
+
+
+REPORT = {
+    "team": "billing",
+    "period": {"from": "2026-03-02", "to": "2026-03-08", "label": "2026-W10"},
+    "figures": {
+        "received": 1,
+        "resolved": 0,
+        "open": 1,
+        "compliance": None,
+        "breached": 0,
+        "satisfied_share": None,
+        "responses": 0,
+        "reopen_rate": None,
+        "escalation_rate": None,
+        "to_accept_median_hours": None,
+        "to_final_result_median_hours": None,
+    },
+    "dashboard_url": "http://audit.example/dashboard",
+    "tree_size": 3,
+}
+
+
+def test_a_service_queues_a_staff_message_once_per_key(
+    app: FastAPI, client: TestClient, auth_header: Headers
+) -> None:
+    body = {
+        "key": "6f1c0f1e-0d0e-4c1b-9a55-3e1f4d2a7b10",
+        "template": "team_report",
+        "recipients": ["supervisor-1", "supervisor-2", "nobody"],
+        "context": REPORT,
+    }
+    first = client.post("/v1/staff-messages", json=body, headers=auth_header("service"))
+    assert first.status_code == 202, first.text
+    sent = first.json()
+    assert sent["unknown"] == ["nobody"]
+    assert [(m["recipient"], m["language"]) for m in sent["messages"]] == [
+        ("supervisor-1", "zh-CN"),
+        ("supervisor-2", "en"),
+    ]
+    assert all(m["status"] == "pending" and m["audience"] == "staff" for m in sent["messages"])
+    assert all(m["recipient_masked"] and "@" in m["recipient_masked"] for m in sent["messages"])
+    # Again (a restart, a second replica), even with other figures: nothing new is queued.
+    again = {**body, "context": {**REPORT, "tree_size": 4}}
+    repeated = client.post("/v1/staff-messages", json=again, headers=auth_header("service"))
+    assert repeated.status_code == 202
+    assert [m["id"] for m in repeated.json()["messages"]] == [m["id"] for m in sent["messages"]]
+    rows, _ = app.state.outbox.list(MessageFilter(), 50)
+    assert len(rows) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"template": "receipt"}, 422),  # only templates meant for staff messages
+        ({"context": {"team": "billing"}}, 422),  # a context that does not render
+        ({"key": "not-a-uuid"}, 422),
+        ({"recipients": []}, 422),
+        ({"extra": 1}, 422),
+    ],
+)
+def test_a_bad_staff_message_is_refused_and_writes_nothing(
+    app: FastAPI, client: TestClient, auth_header: Headers, change: dict[str, object], status: int
+) -> None:
+    body = {
+        "key": "6f1c0f1e-0d0e-4c1b-9a55-3e1f4d2a7b11",
+        "template": "team_report",
+        "recipients": ["supervisor-1"],
+        "context": REPORT,
+        **change,
+    }
+    answer = client.post("/v1/staff-messages", json=body, headers=auth_header("service"))
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert app.state.outbox.list(MessageFilter(), 50)[0] == []
+
+
+def test_only_services_and_admins_send_staff_messages(
+    client: TestClient, auth_header: Headers
+) -> None:
+    body = {
+        "key": "6f1c0f1e-0d0e-4c1b-9a55-3e1f4d2a7b12",
+        "template": "team_report",
+        "recipients": ["supervisor-1"],
+        "context": REPORT,
+    }
+    for role in ("agent", "supervisor", "regulator"):
+        assert (
+            client.post("/v1/staff-messages", json=body, headers=auth_header(role)).status_code
+            == 403
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import ipaddress
 import json
 import threading
 from collections.abc import Iterator
@@ -14,15 +15,23 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from standardwebhooks import Webhook, WebhookVerificationError
 
+from services.kernel.backoff import Backoff
+from services.notifications.addressing import AddressBook
 from services.notifications.channels import Delivery, PermanentFailure, TransientFailure
 from services.notifications.channels.email import EmailChannel
 from services.notifications.channels.sms import SmsChannel
 from services.notifications.channels.webhook import WebhookChannel
 from services.notifications.contacts import ContactReader
-from services.notifications.signing import verify
+from services.notifications.destinations import DestinationRules, IPAddress
+from services.notifications.dispatcher import Dispatcher
+from services.notifications.outbox import MessageFilter
+from services.notifications.templating import Renderer
+from tests.integration.notifications.conftest import DIRECTORY, FakeContacts, Feed, Stack
 from tests.processes import free_port
 
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 KEY = "2f1c9d1e-6a55-5b0c-9d8a-0f3e6c0b7a41"
 DELIVERY = Delivery(
     key=KEY,
@@ -124,13 +133,16 @@ def test_webhooks_are_signed_over_the_exact_body(server: Server) -> None:
         body='{"delivery_key":"k","event":{"type":"Registered"}}',
         language="",
         event_type="Registered",
-        secret="receiver-secret-123",
+        secret=SECRET,
     )
-    WebhookChannel().send(delivery)
+    WebhookChannel(rules=DestinationRules(allow_private=True)).send(delivery)
     [(_, headers, body)] = server.requests
     assert body == delivery.body.encode()
     assert headers["X-Delivery-Key"] == KEY and headers["X-Event-Type"] == "Registered"
-    verify("receiver-secret-123", body, headers["X-Signature"])
+    assert headers["webhook-id"] == KEY
+    Webhook(SECRET).verify(body, dict(headers))  # the stock Standard Webhooks verifier
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET).verify(body.replace(b"Registered", b"Closed"), dict(headers))
 
 
 def test_contact_reads_name_their_purpose_and_treat_erasure_as_final(server: Server) -> None:
@@ -203,3 +215,91 @@ def test_smtp_down_is_retried() -> None:
     channel = EmailChannel("127.0.0.1", free_port(), sender="care@operator.example", timeout=2)
     with pytest.raises(TransientFailure):
         channel.send(Delivery(KEY, "zhang@example.com", "s", "b", "en"))
+
+
+def _hook(address: str) -> Delivery:
+    return Delivery(
+        key=KEY,
+        address=address,
+        subject="Registered",
+        body='{"delivery_key":"k","event":{"type":"Registered"}}',
+        language="",
+        event_type="Registered",
+        secret=SECRET,
+    )
+
+
+def test_webhooks_connect_to_the_checked_address_keeping_the_host(server: Server) -> None:
+    # The name is the receiver's own; only the checked address (this server) is dialled,
+    # never a second lookup that a rebinding DNS server could answer differently.
+    looked_up: list[str] = []
+
+    def resolve(host: str, port: int) -> list[IPAddress]:
+        looked_up.append(host)
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    channel = WebhookChannel(rules=DestinationRules(allow_private=True, resolver=resolve))
+    assert channel.send(_hook(f"http://hooks.receiver.example:{server.port}/in")) == "HTTP 200"
+    [(path, headers, _)] = server.requests
+    assert path == "/in" and headers["Host"] == f"hooks.receiver.example:{server.port}"
+    assert looked_up == ["hooks.receiver.example"]
+
+
+def test_every_delivery_checks_the_destination_again(server: Server) -> None:
+    answers = iter(["127.0.0.1", "127.0.0.1"])
+
+    def rebinding(host: str, port: int) -> list[IPAddress]:
+        return [ipaddress.ip_address(next(answers))]
+
+    allowed = WebhookChannel(rules=DestinationRules(allow_private=True, resolver=rebinding))
+    allowed.send(_hook(f"http://hooks.receiver.example:{server.port}/in"))
+    strict = WebhookChannel(rules=DestinationRules(resolver=rebinding))
+    with pytest.raises(PermanentFailure) as refused:
+        strict.send(_hook(f"http://hooks.receiver.example:{server.port}/in"))
+    assert refused.value.reason == "destination-refused"
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_loopback_receiver_is_refused_once_private_addresses_are_off(
+    server: Server, host: str
+) -> None:
+    with pytest.raises(PermanentFailure) as refused:
+        WebhookChannel().send(_hook(f"http://{host}:{server.port}/in"))
+    assert refused.value.reason == "destination-refused"
+    assert server.requests == []
+
+
+def test_redirects_are_not_followed(server: Server) -> None:
+    server.status = 307
+    with pytest.raises(PermanentFailure):
+        WebhookChannel(rules=DestinationRules(allow_private=True)).send(_hook(f"{server.url}/in"))
+    assert len(server.requests) == 1
+
+
+def test_a_name_that_does_not_resolve_is_retried() -> None:
+    channel = WebhookChannel(timeout=2)
+    with pytest.raises(TransientFailure):
+        channel.send(_hook("http://no-such-host.invalid/in"))
+
+
+def test_a_loopback_subscription_stops_delivering_when_private_addresses_are_off(
+    server: Server, stack: Stack, feed: Feed
+) -> None:
+    # Made while private addresses were allowed; the service now runs without.
+    stack.subscriptions.create(f"{server.url}/hook", ["Registered"], SECRET)
+    stack.apply([feed.registered(channel="sms")])
+    dispatcher = Dispatcher(
+        stack.outbox,
+        {"webhook": WebhookChannel(rules=DestinationRules(allow_private=False))},
+        AddressBook(FakeContacts(), DIRECTORY, stack.subscriptions),
+        Renderer(),
+        Backoff(base=10.0, maximum=100.0),
+    )
+    dispatcher.dispatch_once()
+    [message] = [m for m in stack.outbox.list(MessageFilter(), 10)[0] if m.channel == "webhook"]
+    assert message.status == "dead" and message.dead_reason == "destination-refused"
+    assert "127.0.0.1" in (message.last_error or "")
+    [attempt] = stack.outbox.attempts_of(message.id)
+    assert attempt.outcome == "dead"
+    assert server.requests == []

@@ -339,3 +339,83 @@ def test_a_batch_that_outlives_its_claims_is_never_sent_twice(tmp_path: Path) ->
     assert len(sent) == 6, "every message was sent"
     assert set(sent.values()) == {1}, f"sent twice: {sent}"
     engine.dispose()
+
+
+def test_a_batch_is_sent_in_parallel_each_complaint_in_order(tmp_path: Path) -> None:
+    """Concurrency 3: sends overlap across complaints, never within one; each sent once."""
+    import collections
+    import time
+    import uuid
+
+    from services.kernel.database import create_database_engine
+    from services.notifications.addressing import Address
+    from services.notifications.outbox import NewMessage, Outbox
+
+    engine = create_database_engine(f"sqlite:///{tmp_path}/n.db")
+    outbox = Outbox(engine)
+    context: dict[str, Any] = {"case_number": "c", "deadlines": {}, "event_type": "Registered"}
+    complaints = [str(uuid.uuid4()) for _ in range(3)]
+    with engine.begin() as conn:
+        outbox.add(
+            conn,
+            [
+                NewMessage(
+                    complaint_id=complaint,
+                    case_number="c",
+                    event_id=str(uuid.uuid4()),
+                    event_type="Registered",
+                    feed_position=position,
+                    audience="customer",
+                    recipient="customer",
+                    recipient_masked=None,
+                    channel="email",
+                    template="receipt",
+                    language="en",
+                    context=context,
+                )
+                for position in range(4)
+                for complaint in complaints
+            ],
+        )
+    order: dict[str, list[int]] = collections.defaultdict(list)
+    guard = threading.Lock()
+    busy: collections.Counter[str] = collections.Counter()
+    most = {"all": 0, "one complaint": 0}
+
+    class SlowEmail:
+        name = "email"
+
+        def send(self, delivery: Any) -> str:
+            message = next(m for m in claimed if m.id == delivery.key)
+            with guard:
+                busy[message.complaint_id] += 1
+                most["all"] = max(most["all"], sum(busy.values()))
+                most["one complaint"] = max(most["one complaint"], busy[message.complaint_id])
+            time.sleep(0.05)
+            with guard:
+                busy[message.complaint_id] -= 1
+                order[message.complaint_id].append(message.feed_position)
+            return "ok"
+
+    class Book:
+        def resolve(self, message: Any) -> Address:
+            return Address("x@example.com")
+
+    claimed, _ = outbox.list(MessageFilter(), limit=20)
+    dispatcher = Dispatcher(
+        outbox,
+        {"email": cast(Any, SlowEmail())},
+        cast(AddressBook, Book()),
+        Renderer(timezone="UTC", hotline="1"),
+        Backoff(1, 2),
+        batch=20,
+        concurrency=3,
+    )
+    try:
+        assert dispatcher.dispatch_once() == 12
+    finally:
+        dispatcher.close()
+    assert {c: order[c] for c in complaints} == {c: [0, 1, 2, 3] for c in complaints}
+    assert most == {"all": 3, "one complaint": 1}
+    rows, _ = outbox.list(MessageFilter(), limit=20)
+    assert {row.status for row in rows} == {"sent"}

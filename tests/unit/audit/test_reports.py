@@ -147,3 +147,36 @@ def test_quality_indicators_per_owner() -> None:
     assert report["owners"][1]["reopen_rate"] == 1.0
     rows = list(csv.DictReader(io.StringIO(sla_report_csv(report))))
     assert rows[0]["owner"] == "agent-1" and rows[0]["satisfaction_average"] == "4.0"
+
+
+def test_a_breach_before_a_reopen_stays_a_breach() -> None:
+    # Issue 11: the summary used to overwrite the breached round with the fresh clock.
+    def started(at: Any, due: Any, completed: Any = None) -> dict[str, Any]:
+        return {**clock(due, completed), "started_at": at.isoformat()}
+
+    hour = timedelta(hours=1)
+    first = {"investigation": started(T0, T0 + 2 * hour, T0 + 3 * hour)}
+    second = {"investigation": started(T0 + 5 * hour, T0 + 7 * hour)}
+    done = {"investigation": started(T0 + 5 * hour, T0 + 7 * hour, T0 + 6 * hour)}
+    summary = fold(
+        [
+            feed_item(1, CID, 1, "Registered", {"received_at": T0.isoformat(), "deadlines": {}}),
+            feed_item(2, CID, 2, "Accepted", {"category": "billing", "deadlines": first}),
+            feed_item(3, CID, 3, "Investigated", {"deadlines": first}),
+            feed_item(4, CID, 4, "Resolved", {"deadlines": {}}),
+            feed_item(5, CID, 5, "Reopened", {"deadlines": second}),
+            feed_item(6, CID, 6, "Investigated", {"deadlines": done}),
+        ]
+    )
+    report = sla_report([summary], None, None)["categories"][0]
+    assert report["milestones"] == [
+        {
+            "milestone": "investigation",
+            "complaints": 2,
+            "met": 1,
+            "breached": 1,
+            "open": 0,
+            "compliance_rate": 0.5,
+        }
+    ]
+    assert summary["breached"] is True

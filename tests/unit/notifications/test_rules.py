@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from services.kernel.staff_directory import DirectoryError, StaffDirectory
 from services.notifications.rules import Audience, RuleBook, RuleError
 from services.notifications.settings import PACKAGE_DIR
-from services.notifications.staff import DirectoryError, StaffDirectory
 
 
 def defaults() -> RuleBook:
@@ -23,9 +23,28 @@ def defaults() -> RuleBook:
         ("Resolved", {(Audience.CUSTOMER, "result")}),
         ("Closed", {(Audience.CUSTOMER, "survey")}),
         ("SlaWarning", {(Audience.OWNER, "sla_warning"), (Audience.ASSIGNEE, "sla_warning")}),
-        ("SlaBreached", {(Audience.SUPERVISORS, "sla_breached")}),
-        ("Disputed", {(Audience.SUPERVISORS, "disputed")}),
-        ("Escalated", {(Audience.SUPERVISORS, "escalated")}),
+        (
+            "SlaBreached",
+            {
+                (Audience.SUPERVISORS, "sla_breached"),
+                (Audience.OWNER, "sla_breached"),
+                (Audience.ASSIGNEE, "sla_breached"),
+            },
+        ),
+        ("Disputed", {(Audience.SUPERVISORS, "disputed"), (Audience.CUSTOMER, "acknowledgement")}),
+        (
+            "Escalated",
+            {(Audience.SUPERVISORS, "escalated"), (Audience.CUSTOMER, "escalated_customer")},
+        ),
+        (
+            "Returned",
+            {
+                (Audience.OWNER, "returned"),
+                (Audience.SUPERVISORS, "returned"),
+                (Audience.CUSTOMER, "returned_customer"),
+            },
+        ),
+        ("DeemedAccepted", {(Audience.CUSTOMER, "deemed_accepted")}),
         ("NoteAdded", set()),
         ("ContactRead", set()),
     ],

@@ -1,53 +1,70 @@
-"""Webhook signatures: HMAC-SHA256 over "<timestamp>.<body>", tamper and replay refused."""
+"""Webhook signatures per Standard Webhooks, checked with the stock `standardwebhooks` library."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import time
 
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
-from services.notifications.signing import InvalidSignature, sign, verify
+from services.notifications.signing import new_secret, signed_headers, signing_key
 
-SECRET = "whsec-0123456789abcdef"
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the specification's example secret
 BODY = b'{"event":{"type":"Registered"}}'
+MESSAGE_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
 
 
-def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
-    header = sign(SECRET, BODY, timestamp=1_700_000_000)
-    expected = hmac.new(SECRET.encode(), b"1700000000." + BODY, hashlib.sha256).hexdigest()
-    assert header == f"t=1700000000,v1={expected}"
+def test_the_signature_is_v1_base64_hmac_of_id_dot_timestamp_dot_body() -> None:
+    headers = signed_headers(SECRET, MESSAGE_ID, BODY, timestamp=1_700_000_000)
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{MESSAGE_ID}.1700000000.".encode() + BODY, hashlib.sha256).digest()
+    assert headers == {
+        "webhook-id": MESSAGE_ID,
+        "webhook-timestamp": "1700000000",
+        "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+    }
 
 
-def test_a_fresh_signature_verifies() -> None:
-    header = sign(SECRET, BODY, timestamp=1_700_000_000)
-    assert verify(SECRET, BODY, header, now=1_700_000_010) == 1_700_000_000
+def test_the_stock_verifier_accepts_a_fresh_signature() -> None:
+    headers = signed_headers(SECRET, MESSAGE_ID, BODY)
+    assert Webhook(SECRET).verify(BODY, headers) == {"event": {"type": "Registered"}}
 
 
 @pytest.mark.parametrize(
-    ("secret", "body"),
-    [("another-secret-value", BODY), (SECRET, BODY + b" "), (SECRET, b"{}")],
+    ("secret", "body", "message_id"),
+    [
+        (new_secret(), BODY, MESSAGE_ID),
+        (SECRET, BODY + b" ", MESSAGE_ID),
+        (SECRET, b"{}", MESSAGE_ID),
+        (SECRET, BODY, "msg_another"),
+    ],
 )
-def test_a_wrong_secret_or_a_changed_body_is_refused(secret: str, body: bytes) -> None:
-    header = sign(SECRET, BODY, timestamp=1_700_000_000)
-    with pytest.raises(InvalidSignature, match="does not match"):
-        verify(secret, body, header, now=1_700_000_000)
+def test_the_stock_verifier_refuses_a_wrong_secret_body_or_id(
+    secret: str, body: bytes, message_id: str
+) -> None:
+    headers = signed_headers(SECRET, MESSAGE_ID, BODY)
+    headers["webhook-id"] = message_id
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(body, headers)
 
 
-def test_an_old_timestamp_is_refused_as_a_replay() -> None:
-    header = sign(SECRET, BODY, timestamp=1_700_000_000)
-    with pytest.raises(InvalidSignature, match="replay"):
-        verify(SECRET, BODY, header, tolerance_seconds=300, now=1_700_000_301)
+def test_the_stock_verifier_refuses_an_old_timestamp_as_a_replay() -> None:
+    headers = signed_headers(SECRET, MESSAGE_ID, BODY, timestamp=int(time.time()) - 301)
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        Webhook(SECRET).verify(BODY, headers)
 
 
-def test_a_moved_timestamp_breaks_the_signature() -> None:
-    header = sign(SECRET, BODY, timestamp=1_700_000_000)
-    forged = header.replace("t=1700000000", "t=1700000100")
-    with pytest.raises(InvalidSignature):
-        verify(SECRET, BODY, forged, now=1_700_000_100)
+def test_new_secrets_have_the_whsec_form_and_32_random_bytes() -> None:
+    secret = new_secret()
+    assert secret.startswith("whsec_") and len(signing_key(secret)) == 32
+    assert new_secret() != secret
 
 
-@pytest.mark.parametrize("header", ["", "t=abc,v1=00", "v1=00", "t=1700000000"])
-def test_malformed_headers_are_refused(header: str) -> None:
-    with pytest.raises(InvalidSignature):
-        verify(SECRET, BODY, header, now=1_700_000_000)
+def test_a_secret_from_before_the_standard_keys_with_its_own_bytes() -> None:
+    """What a stock verifier does with `whsec_` + base64 of the old string."""
+    legacy = "e2e-webhook-secret-0123456789"
+    headers = signed_headers(legacy, MESSAGE_ID, BODY)
+    Webhook("whsec_" + base64.b64encode(legacy.encode()).decode()).verify(BODY, headers)
