@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal, cast
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -80,6 +79,7 @@ from services.kernel.idempotency import (
 )
 from services.kernel.problem_types import problem_type_uri
 from services.kernel.problems import PROBLEM_JSON, Problem
+from services.kernel.rendering import DocumentResponse
 
 router = APIRouter(prefix="/v1")
 log = logging.getLogger("services.complaints.api")
@@ -206,7 +206,7 @@ def _words(clear: bool, erased: bool) -> Words:
 
 def _complaint_response(
     request: Request, complaint: Complaint, status: int = 200, words: Words = Words.WITHHELD
-) -> JSONResponse:
+) -> Response:
     headers = {"ETag": _etag(complaint)}
     if status == 201:
         headers["Location"] = f"/v1/complaints/{complaint.id}"
@@ -215,7 +215,7 @@ def _complaint_response(
     if complaint.erased:
         words = Words.ERASED
     view = complaint_view(complaint, app.vault, words, milestones)
-    return JSONResponse(jsonable_encoder(view), status, headers=headers)
+    return DocumentResponse(view, status, headers=headers)
 
 
 async def _opened(

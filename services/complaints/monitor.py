@@ -37,6 +37,10 @@ from services.complaints.queue import WorkQueue
 from services.kernel.lease import Lease
 
 RENEW_EVERY = 20
+# Events a catch-up reads at a time. A pass reads on only while batches come back
+# full: under a steady stream of writes, "until none is left" never ends, and the
+# events that arrive during a pass ring the bell for the next one.
+CATCH_UP_BATCH = 500
 RETENTION_SWEEPER = Actor(id="retention-sweeper", role="system")
 log = logging.getLogger("services.complaints.monitor")
 
@@ -62,18 +66,19 @@ class DeadlineMonitor:
         self.arrivals = arrivals or Arrivals()
         self.fallback_seconds = max(fallback_seconds, interval)
         self.passes = 0
-        # Other projections caught up on each pass (each returns how many it did).
-        self.projections: list[Callable[[], int]] = []
+        # Other projections caught up on each pass (each takes a batch size and
+        # returns how many events it read).
+        self.projections: list[Callable[[int], int]] = []
 
     def run_once(self) -> int:
         """One pass: catch the queue up, then raise every alarm now due."""
         if not self.lease.acquire():
             return 0
-        while self.queue.catch_up():
+        while self.queue.catch_up(CATCH_UP_BATCH) >= CATCH_UP_BATCH:
             if not self.lease.acquire():
                 return 0
         for projection in self.projections:
-            while projection():
+            while projection(CATCH_UP_BATCH) >= CATCH_UP_BATCH:
                 if not self.lease.acquire():
                     return 0
         raised = 0

@@ -20,6 +20,7 @@ from sqlalchemy import event, update
 
 from services.complaints.arrivals import Arrivals
 from services.complaints.domain.clock import ShiftedClock
+from services.complaints.domain.complaint import Actor
 from services.complaints.queue import complaint_queue
 from tests.integration.complaints_fixtures import (
     Headers,
@@ -214,3 +215,38 @@ async def test_catch_up_projects_only_rows_that_are_missing_or_behind(
         assert [r["complaint_id"] for r in accepted["items"]] == [ids[1]]
         received = (await client.get("/v1/complaints?status=received", headers=agent)).json()
         assert {r["complaint_id"] for r in received["items"]} == {ids[0], ids[2]}
+
+
+async def test_a_pass_ends_while_writes_keep_arriving(
+    database_url: Callable[[str], str], auth_header: Headers
+) -> None:
+    # Under a steady stream of writes, catching up "until nothing is left" never ended:
+    # each read found the few events written meanwhile, so a pass could take as long as
+    # the burst (and its queries ate a tenth of the service's CPU). A pass now reads on
+    # only while batches come back full; what arrives meanwhile rings for the next pass.
+    app = build_app(database_url("complaints"), ShiftedClock())
+    agent = auth_header("agent", sub="agent-1")
+    queue, monitor = app.state.queue, app.state.monitor
+    async with client_for(app) as client:
+        assert (await client.post("/v1/complaints", json=new_complaint(), headers=agent)).is_success
+        real_catch_up = queue.catch_up
+        reads: list[int] = []
+
+        def catch_up(batch: int = 500) -> int:
+            # A write lands during every read (the first 30 of them).
+            if len(reads) < 30:
+                body = new_complaint()
+                app.state.complaints.register(
+                    Actor(id="agent-1", role="agent"),
+                    customer=body["customer"],
+                    channel=body["channel"],
+                    description=body["description"],
+                    category=body.get("category"),
+                    received_at=None,
+                )
+            reads.append(real_catch_up(batch))
+            return reads[-1]
+
+        queue.catch_up = catch_up
+        await asyncio.to_thread(monitor.run_once)
+    assert len(reads) == 1, f"one pass read {len(reads)} times"
