@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from services.complaints import api, customer_api
 from services.complaints.application import ComplaintsApplication, event_store_env
@@ -76,11 +76,19 @@ def create_app(
         allow_claims=settings.allow_claims,
     )
     complaints.policy_pinned = archive.keep
+    metrics = Metrics("complaints")
     if settings.group_commit_max > 1:
+        batch_sizes = Histogram(
+            "complaint_commit_batch_size",
+            "Commands saved together in one event-store transaction (group commit).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+            registry=metrics.registry,
+        )
         complaints.group_commit = GroupCommit(
             complaints.save_changes,
             settings.group_commit_max,
             settings.group_commit_window_ms / 1000,
+            batch_sizes.observe,
         )
     queue = WorkQueue(engine, complaints)
     index_keys = settings.index_key_ring()
@@ -89,7 +97,6 @@ def create_app(
     customer_index = CustomerIndex(engine, complaints, index_keys) if index_keys else None
     if customer_index is not None:
         complaints.recorded_listeners.append(customer_index.on_recorded)
-    metrics = Metrics("complaints")
     appended = Counter(
         "complaint_events_appended_total",
         "Events appended to the event store.",

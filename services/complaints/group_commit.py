@@ -45,10 +45,18 @@ class _Command:
 class GroupCommit:
     """Batches concurrent saves; each caller returns once its own change is committed."""
 
-    def __init__(self, save_all: SaveAll, max_batch: int = 64, window: float = 0.0) -> None:
+    def __init__(
+        self,
+        save_all: SaveAll,
+        max_batch: int = 64,
+        window: float = 0.0,
+        observe: Callable[[int], None] | None = None,
+    ) -> None:
         self.save_all = save_all
         self.max_batch = max(1, max_batch)
         self.window = window
+        # Told each batch's size (the service's metrics: how much committing is shared).
+        self.observe = observe
         self._lock = threading.Lock()
         self._waiting: list[_Command] = []
         self._leading = False
@@ -95,6 +103,8 @@ class GroupCommit:
     def _write(self, batch: list[_Command]) -> None:
         self.batches += 1
         self.saved += len(batch)
+        if self.observe is not None:
+            self.observe(len(batch))
         try:
             self.save_all([c.change for c in batch])
             return
