@@ -104,6 +104,7 @@ def build_dispatcher(
         Backoff(settings.backoff_base_seconds, settings.backoff_max_seconds),
         max_attempts=settings.max_attempts,
         lease_seconds=settings.claim_lease_seconds,
+        slowest_send=settings.slowest_send_seconds,
         batch=settings.dispatch_batch,
         concurrency=settings.dispatch_concurrency,
         quiet_hours=QuietHours.parse(settings.quiet_hours, settings.timezone)

@@ -53,6 +53,7 @@ class Dispatcher:
         *,
         max_attempts: int = 8,
         lease_seconds: float = 60.0,
+        slowest_send: float | None = None,
         batch: int = 20,
         quiet_hours: QuietHours | None = None,
         metrics: NotificationMetrics | None = None,
@@ -68,6 +69,9 @@ class Dispatcher:
         self.backoff = backoff
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
+        # A claim with more than this left is not renewed before its send: the send
+        # ends before the claim can run out. Unknown (None): always renewed.
+        self.slowest_send = lease_seconds if slowest_send is None else slowest_send
         self.batch = batch
         self.quiet_hours = quiet_hours
         self.metrics = metrics
@@ -104,7 +108,14 @@ class Dispatcher:
     def deliver(self, message: Message) -> None:
         """Try one claimed message and record how it went."""
         started = self.clock()
-        if not self.outbox.renew(message, self.lease_seconds, started):
+        left = (message.claimed_until or started) - started
+        # Renewing is a write: on SQLite it queues on the file's one lock with the
+        # feed consumer, and in a burst every message paid for it. A fresh claim
+        # outlives the send anyway (the settings make the lease longer than the
+        # slowest send), so only a claim that aged in a slow batch is renewed.
+        if left <= self.slowest_send and not self.outbox.renew(
+            message, self.lease_seconds, started
+        ):
             # The claim ran out while earlier messages of the batch were sent.
             log.info("claim lost before sending", extra={"message_id": message.id})
             return

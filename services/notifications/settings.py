@@ -132,12 +132,17 @@ class NotificationsSettings(ServingSettings):
         if self.quiet_hours == "":
             self.quiet_hours = None
         # A claim must outlive the slowest send, or two dispatchers could both send it.
-        slowest = max(self.smtp_timeout_seconds, self.http_timeout_seconds) * 2
+        slowest = self.slowest_send_seconds
         if self.claim_lease_seconds <= slowest:
             raise ValueError(
                 f"CLAIM_LEASE_SECONDS must exceed {slowest:g} s (twice the longest timeout)."
             )
         return self
+
+    @property
+    def slowest_send_seconds(self) -> float:
+        """The longest one send may take: the contact read and the channel, each timed out."""
+        return max(self.smtp_timeout_seconds, self.http_timeout_seconds) * 2
 
     @property
     def contact_url(self) -> str:

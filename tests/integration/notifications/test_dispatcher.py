@@ -261,8 +261,15 @@ def test_webhook_messages_are_signed_with_the_subscription_secret(stack: Stack, 
     stack.subscriptions.delete(subscription.id)
 
 
-def test_a_batch_that_outlives_its_claims_is_never_sent_twice(tmp_path: Path) -> None:
-    """Two dispatchers: the first's batch is slower than its claim; the second takes over."""
+@pytest.mark.parametrize("slowest_send", [None, 0.5])
+def test_a_batch_that_outlives_its_claims_is_never_sent_twice(
+    tmp_path: Path, slowest_send: float | None
+) -> None:
+    """Two dispatchers: the first's batch is slower than its claim; the second takes over.
+
+    With `slowest_send` a claim is renewed only once it has that little left,
+    which must still never let a message go out twice.
+    """
     import collections
     import threading
     import time
@@ -325,6 +332,7 @@ def test_a_batch_that_outlives_its_claims_is_never_sent_twice(tmp_path: Path) ->
             Renderer(timezone="UTC", hotline="1"),
             Backoff(1, 2),
             lease_seconds=1.1,
+            slowest_send=slowest_send,
             batch=6,
         )
 
@@ -419,3 +427,71 @@ def test_a_batch_is_sent_in_parallel_each_complaint_in_order(tmp_path: Path) -> 
     assert most == {"all": 3, "one complaint": 1}
     rows, _ = outbox.list(MessageFilter(), limit=20)
     assert {row.status for row in rows} == {"sent"}
+
+
+def test_a_fresh_claim_is_sent_without_renewing_it(tmp_path: Path) -> None:
+    """A renewal is a write (on SQLite, behind the file's one lock): only aged claims pay it."""
+    import uuid
+
+    from sqlalchemy import event
+
+    from services.kernel.database import create_database_engine
+    from services.notifications.addressing import Address
+    from services.notifications.outbox import NewMessage, Outbox
+
+    engine = create_database_engine(f"sqlite:///{tmp_path}/n.db")
+    outbox = Outbox(engine)
+    context: dict[str, Any] = {"case_number": "260301-000001", "deadlines": {}}
+    with engine.begin() as conn:
+        outbox.add(
+            conn,
+            [
+                NewMessage(
+                    str(uuid.uuid4()),
+                    "260301-000001",
+                    str(uuid.uuid4()),
+                    "Registered",
+                    i,
+                    "customer",
+                    "customer",
+                    None,
+                    "email",
+                    "receipt",
+                    "en",
+                    context,
+                )
+                for i in range(3)
+            ],
+        )
+
+    class Email:
+        name = "email"
+
+        def send(self, delivery: Any) -> str:
+            return "ok"
+
+    class Book:
+        def resolve(self, message: Any) -> Address:
+            return Address("x@example.com")
+
+    renewals: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("UPDATE messages SET claimed_until"):
+            renewals.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    dispatcher = Dispatcher(
+        outbox,
+        {"email": cast(Any, Email())},
+        cast(AddressBook, Book()),
+        Renderer(timezone="UTC", hotline="1"),
+        Backoff(1, 2),
+        lease_seconds=60,
+        slowest_send=20,
+    )
+    assert dispatcher.dispatch_once() == 3
+    statuses = [m.status for m in outbox.list(MessageFilter(), 10, None)[0]]
+    assert statuses == ["sent"] * 3
+    assert renewals == []
+    engine.dispose()
