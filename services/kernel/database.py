@@ -62,8 +62,12 @@ def create_database_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            options = conn.get_execution_options()
+            if options.get("isolation_level") == "AUTOCOMMIT":
                 return  # A read (see `reading`): no transaction, no lock.
+            # Set on every write: pooled connections move between kinds of writes.
+            synchronous = "NORMAL" if options.get(_REPLAYABLE) else "FULL"
+            conn.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
             # IMMEDIATE takes the write lock up front, so two writers queue on the
             # busy timeout instead of failing with "database is locked" mid-transaction.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -71,6 +75,22 @@ def create_database_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(sqlalchemy_url(url), **kwargs)
+
+
+_REPLAYABLE = "replayable_writes"
+
+
+def replayable(engine: Engine) -> Engine:
+    """The engine for writes whose loss in a power cut is made good by doing them again.
+
+    On SQLite such a transaction commits without waiting for the WAL's fsync
+    (`synchronous=NORMAL`): a killed process still loses nothing, and a power
+    cut can only roll the file back to an earlier commit, never corrupt it.
+    An outbox message's result is such a write: lost, the message is sent
+    again under the same delivery key, as after any crash mid-send. Every
+    other write waits for its fsync (`FULL`). PostgreSQL is unchanged.
+    """
+    return engine.execution_options(**{_REPLAYABLE: True})
 
 
 def reading(engine: Engine) -> Connection:

@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from services.kernel.database import reading
+from services.kernel.database import reading, replayable
 
 metadata = MetaData()
 DELIVERY_NAMESPACE = uuid.UUID("5a0cf1c2-8f2e-4b9f-a3a1-0d7c6f1e2b44")
@@ -390,7 +390,9 @@ class Outbox:
     def _finish(
         self, message: Message, started_at: float, outcome: str, detail: str, **values: Any
     ) -> bool:
-        with self.engine.begin() as conn:
+        # Replayable: a result lost in a power cut leaves the claim to run out, and
+        # the message is sent again under its delivery key (see `replayable`).
+        with replayable(self.engine).begin() as conn:
             conn.execute(
                 attempts.insert().values(
                     message_id=message.id,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from services.kernel.database import create_database_engine, reading
+from services.kernel.database import create_database_engine, reading, replayable
 
 
 def test_a_read_does_not_wait_for_an_open_write_transaction(tmp_path: Path) -> None:
@@ -44,3 +44,19 @@ def test_a_read_does_not_wait_for_an_open_write_transaction(tmp_path: Path) -> N
     with reading(engine) as conn:
         assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
     engine.dispose()
+
+
+def test_only_replayable_writes_skip_the_fsync_on_sqlite(tmp_path: Path) -> None:
+    # An outbox result lost in a power cut is made good by sending again under the same
+    # delivery key; every other write (a webhook subscription, a feed position with its
+    # rows) must wait for the WAL's fsync. One pooled connection serves both kinds.
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'n.db'}", pool_size=1)
+    try:
+        with replayable(engine).begin() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        with engine.begin() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        with replayable(engine).begin() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    finally:
+        engine.dispose()
