@@ -25,20 +25,11 @@ from services.complaints.domain.case_clocks import (
 )
 from services.complaints.domain.errors import ActionNotAllowed, InvalidValue, NotPermitted
 from services.complaints.domain.next_actions import NextActions
-from services.complaints.domain.policy import SlaPolicy
+from services.complaints.domain.policy import CATEGORIES, SEVERITIES, TIERS, SlaPolicy
 from services.complaints.domain.workflow import Action
 
-TIERS = ("standard", "vip", "enterprise")
-CATEGORIES = (
-    "billing",
-    "network_quality",
-    "network_fault",
-    "service_conduct",
-    "contract",
-    "privacy",
-    "other",
-)
-SEVERITIES = ("low", "medium", "high", "critical")
+__all__ = ["CATEGORIES", "CHANNELS", "SEVERITIES", "TIERS", "Handling"]
+
 CHANNELS = ("phone", "web", "app", "store", "letter", "regulator")
 
 
