@@ -7,20 +7,13 @@ from fastapi import FastAPI
 from services.complaints.app import create_app
 from services.complaints.domain.policy import PolicyError
 from services.complaints.settings import ComplaintsSettings, startup_problems
-from services.kernel.auth import AuthSettings
 from services.kernel.serving import serve
-from services.kernel.startup import SettingProblem, Startup, refuse
+from services.kernel.startup import SettingProblem, checked_settings, refuse
 
 
 def main() -> None:
     """Check the settings (exit 2 naming each mistake), then serve until interrupted."""
-    startup = Startup("complaints")
-    settings = startup.load(ComplaintsSettings)
-    auth = startup.load(AuthSettings)
-    if settings is not None and auth is not None:
-        startup.extend(startup_problems(settings, auth))
-    startup.finish()
-    assert settings is not None and auth is not None
+    settings, auth = checked_settings("complaints", ComplaintsSettings, startup_problems)
 
     def build() -> FastAPI:
         try:

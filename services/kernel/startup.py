@@ -13,7 +13,7 @@ import errno
 import os
 import socket
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -78,6 +78,26 @@ class Startup:
         """Exit with status 2 and one line per problem, if there are any."""
         if self.problems:
             refuse(self.service, self.problems)
+
+
+def checked_settings(
+    service: str,
+    settings_type: type[S],
+    problems: Callable[[S, AuthSettings], Iterable[SettingProblem]],
+) -> tuple[S, AuthSettings]:
+    """A service's settings and the token settings, or exit 2 naming every mistake.
+
+    What each service's `__main__` does before serving: read both from the
+    environment, run the service's own checks on them, refuse on any problem.
+    """
+    startup = Startup(service)
+    settings = startup.load(settings_type)
+    auth = startup.load(AuthSettings)
+    if settings is not None and auth is not None:
+        startup.extend(problems(settings, auth))
+    startup.finish()
+    assert settings is not None and auth is not None
+    return settings, auth
 
 
 def refuse(service: str, problems: Iterable[SettingProblem]) -> NoReturn:

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from services.kernel.auth import AuthSettings
 from services.kernel.serving import serve
-from services.kernel.startup import Startup, service_problems
+from services.kernel.startup import SettingProblem, checked_settings, service_problems
 from services.notifications.app import create_app
 from services.notifications.settings import NotificationsSettings
 
 
+def _problems(settings: NotificationsSettings, auth: AuthSettings) -> list[SettingProblem]:
+    return service_problems(NotificationsSettings, settings, auth)
+
+
 def main() -> None:
     """Check the settings (exit 2 naming each mistake), then serve until interrupted."""
-    startup = Startup("notifications")
-    settings = startup.load(NotificationsSettings)
-    auth = startup.load(AuthSettings)
-    if settings is not None and auth is not None:
-        startup.extend(service_problems(NotificationsSettings, settings, auth))
-    startup.finish()
-    assert settings is not None and auth is not None
+    settings, auth = checked_settings("notifications", NotificationsSettings, _problems)
     serve("notifications", 8001, settings.log_level, lambda: create_app(settings, auth), settings)
 
 
