@@ -1,7 +1,7 @@
 """A mass outage: N network-fault complaints as fast as the service takes them, end to end.
 
     python -m bench.outage_burst [--complaints 20000] [--connections 32]
-                                 [--backend postgresql|sqlite] [--postgres URL]
+                                 [--backend postgresql|sqlite ...] [--postgres URL]
 
 The complaints, notifications and audit services run as real processes, the
 consumers following the feed as in production (the notifications service
@@ -227,26 +227,32 @@ def burst(urls: dict[str, str], complaints: int, connections: int, timeout: floa
 
 
 def main(argv: list[str] | None = None) -> None:
-    """One burst, on PostgreSQL by default (SQLite when asked or when no server answers)."""
+    """One burst per backend: PostgreSQL (when a server answers) and SQLite by default."""
     parser = argparse.ArgumentParser(prog="python -m bench.outage_burst")
     parser.add_argument("--complaints", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument(
+        "--backend",
+        dest="backends",
+        action="append",
+        choices=["postgresql", "sqlite"],
+        help="repeat for both (default: both)",
+    )
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
     parser.add_argument("--timeout", type=float, default=600.0, help="longest wait to catch up")
     args = parser.parse_args(argv)
-    backend = args.backend
-    if backend == "postgresql" and not postgres_reachable(args.postgres):
-        print("PostgreSQL not reachable: the burst runs on SQLite")
-        backend = "sqlite"
-    print(f"\n{backend}: {args.complaints} registrations over {args.connections} connections")
-    databases = (
-        postgres_databases(args.postgres, *SERVICES)
-        if backend == "postgresql"
-        else sqlite_databases(*SERVICES)
-    )
-    with databases as urls:
-        burst(urls, args.complaints, args.connections, args.timeout)
+    for backend in args.backends or ["postgresql", "sqlite"]:
+        if backend == "postgresql" and not postgres_reachable(args.postgres):
+            print("\npostgresql: not reachable, skipped")
+            continue
+        print(f"\n{backend}: {args.complaints} registrations over {args.connections} connections")
+        databases = (
+            postgres_databases(args.postgres, *SERVICES)
+            if backend == "postgresql"
+            else sqlite_databases(*SERVICES)
+        )
+        with databases as urls:
+            burst(urls, args.complaints, args.connections, args.timeout)
 
 
 if __name__ == "__main__":
