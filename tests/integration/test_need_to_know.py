@@ -16,9 +16,10 @@ from typing import Any
 
 import httpx
 
-from services.complaints.api import ACTION_BODIES, ACTION_ROLES, WORKERS
 from services.complaints.domain.clock import ShiftedClock
 from services.complaints.domain.workflow import Action
+from services.complaints.http.actions import ACTION_BODIES, ACTION_ROLES
+from services.complaints.http.exchange import WORKERS
 from services.kernel.auth import Role
 from tests.integration.complaints_fixtures import (
     CUSTOMER_ZH,
