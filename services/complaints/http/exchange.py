@@ -146,7 +146,8 @@ def complaint_response(
     milestones = app.pinned_policy(complaint).milestones_for(complaint.category)
     if complaint.erased:
         words = Words.ERASED
-    view = complaint_view(complaint, app.vault, words, milestones)
+    offered = app.offered_actions(complaint.allowed_actions)
+    view = complaint_view(complaint, app.vault, words, milestones, offered=offered)
     return DocumentResponse(view, status, headers=headers)
 
 
