@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
 
-from services.complaints import api, customer_api
+from services.complaints import customer_api, http
 from services.complaints.application import ComplaintsApplication, event_store_env
 from services.complaints.arrivals import Arrivals
 from services.complaints.blind_index import IndexKeyError
@@ -190,6 +190,6 @@ def create_app(
             lock=timedelta(seconds=settings.code_lock_seconds),
         ),
     )
-    app.include_router(api.router)
+    app.include_router(http.router)
     app.include_router(customer_api.router)
     return app

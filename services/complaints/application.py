@@ -33,7 +33,7 @@ from services.complaints.domain import access
 from services.complaints.domain.access import NoTeams, TeamMembership
 from services.complaints.domain.clock import Clock, SystemClock
 from services.complaints.domain.complaint import UPHELD, Actor, Complaint
-from services.complaints.domain.errors import NotPermitted, PersonalDataErased
+from services.complaints.domain.errors import ActionNotAllowed, NotPermitted, PersonalDataErased
 from services.complaints.domain.policy import PolicyError, SlaPolicy
 from services.complaints.domain.policy_book import PolicyBook
 from services.complaints.domain.workflow import Action
@@ -282,6 +282,9 @@ class ComplaintsApplication(Application[UUID]):
                 try:
                     complaint = self._act(complaint_id, action, actor, params, expected_versions)
                     unsaved = self._command.answer
+                except ActionNotAllowed as exc:
+                    exc.allowed = self.offered_actions(exc.allowed)
+                    raise
                 except Conflict:
                     if attempt == attempts - 1:
                         raise
@@ -510,6 +513,10 @@ class ComplaintsApplication(Application[UUID]):
         if not events:
             raise ComplaintNotFound(str(complaint_id))
         return events
+
+    def offered_actions(self, allowed: Sequence[str]) -> list[str]:
+        """Of the actions a case allows, those this service offers: `claim` only if allowed."""
+        return [a for a in allowed if a != Action.CLAIM or self.allow_claims]
 
     def pinned_policy(self, complaint: Complaint) -> SlaPolicy:
         """The policy version the complaint pinned at receipt."""

@@ -55,11 +55,18 @@ def free_text(vault: Vault, complaint_id: Any, value: Any, words: Words) -> Any:
 
 
 def complaint_view(
-    complaint: Complaint, vault: Vault, words: Words, milestones: Iterable[str] = ()
+    complaint: Complaint,
+    vault: Vault,
+    words: Words,
+    milestones: Iterable[str] = (),
+    *,
+    offered: Iterable[str],
 ) -> dict[str, Any]:
     """The complaint's JSON form: personal data masked, sealed words as `words` says.
 
-    Every milestone of the pinned policy has a key; one not started yet is all nulls.
+    Every milestone of the pinned policy has a key; one not started yet is all
+    nulls. `offered` is what may be done next here (the case's allowed actions,
+    less what this service does not offer, such as `claim` with claims off).
     """
     deadlines: dict[str, dict[str, Any]] = {
         name: {
@@ -111,7 +118,7 @@ def complaint_view(
         "time_to_restore_seconds": None if restore is None else restore.total_seconds(),
         "paused": complaint.paused,
         "pause_ends_at": complaint.pause_ends_at if complaint.paused else None,
-        "allowed_actions": complaint.allowed_actions,
+        "allowed_actions": list(offered),
         "version": complaint.version,
     }
 

@@ -53,6 +53,14 @@ async def api(database_url: Callable[[str], str], auth_header: Headers) -> Any:
         yield client, clock, app
 
 
+@pytest.fixture
+async def claims_api(database_url: Callable[[str], str]) -> Any:
+    """A client where agents may claim, so the workflow's whole table is offered."""
+    app = build_app(database_url("complaints"), ShiftedClock(), allow_claims=True)
+    async with client_for(app) as client:
+        yield client
+
+
 async def _register(client: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> Any:
     response = await client.post("/v1/complaints", json=new_complaint(**body), headers=headers)
     assert response.status_code == 201, response.text
@@ -158,9 +166,10 @@ async def test_dispute_reopens_with_fresh_clocks_then_escalates(
 
 
 async def test_every_refused_transition_names_the_status_and_the_allowed_actions(
-    api: Any, auth_header: Headers
+    claims_api: httpx.AsyncClient, auth_header: Headers
 ) -> None:
-    client, _, _ = api
+    # Claims allowed: with them off, `claim` is never offered (test_need_to_know).
+    client = claims_api
     agent = auth_header("agent", sub="agent-1")
     supervisor = auth_header("supervisor", sub="sup-1")
     # One complaint parked in each status.

@@ -16,9 +16,10 @@ from typing import Any
 
 import httpx
 
-from services.complaints.api import ACTION_BODIES, ACTION_ROLES, WORKERS
 from services.complaints.domain.clock import ShiftedClock
 from services.complaints.domain.workflow import Action
+from services.complaints.http.actions import ACTION_BODIES, ACTION_ROLES
+from services.complaints.http.exchange import WORKERS
 from services.kernel.auth import Role
 from tests.integration.complaints_fixtures import (
     CUSTOMER_ZH,
@@ -255,6 +256,46 @@ async def test_claiming_an_unassigned_case_only_where_allowed_and_on_record(
         assert item["data"]["assignee"] == {"type": "agent", "id": "agent-9"}
         assert item["data"]["sealed"]["reason"].startswith("sha256:"), "a commitment only"
         assert "queue overflow" not in str(feed)
+
+
+async def test_claim_is_offered_only_where_claims_are_allowed(
+    database_url: Callable[[str], str], auth_header: Headers
+) -> None:
+    """`allowed_actions` never offers a claim the deployment would refuse (claims off)."""
+    owner = auth_header("agent", sub="agent-1")
+    url = database_url("complaints")
+
+    async def offered(client: httpx.AsyncClient, cid: str) -> dict[str, list[str]]:
+        read = await client.get(f"/v1/complaints/{cid}", headers=owner)
+        by_number = await client.get(
+            f"/v1/complaints/by-number/{read.json()['case_number']}", headers=owner
+        )
+        noted = await client.post(
+            f"/v1/complaints/{cid}/notes", json={"text": "called back"}, headers=owner
+        )
+        refused = await client.post(
+            f"/v1/complaints/{cid}/investigate", json=STEP_BODIES["investigate"], headers=owner
+        )
+        assert refused.status_code == 409, refused.text
+        return {
+            "read": read.json()["allowed_actions"],
+            "by number": by_number.json()["allowed_actions"],
+            "written": noted.json()["allowed_actions"],
+            "refusal": refused.json()["allowed_actions"],
+        }
+
+    async with client_for(build_app(url, ShiftedClock())) as client:
+        registered = await _register(client, owner)
+        assert registered["assignee"] is None, "an unassigned case: claimable where allowed"
+        assert "claim" not in registered["allowed_actions"], "claims are off by default"
+        for where, actions in (await offered(client, registered["id"])).items():
+            assert "claim" not in actions, where
+            assert "accept" in actions, where
+    async with client_for(build_app(url, ShiftedClock(), allow_claims=True)) as client:
+        registered = await _register(client, owner)
+        assert "claim" in registered["allowed_actions"]
+        for where, actions in (await offered(client, registered["id"])).items():
+            assert "claim" in actions, where
 
 
 async def test_every_action_an_agent_may_take_is_refused_on_someone_elses_case(
