@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
 
 from services.complaints import customer_api, http
-from services.complaints.application import ComplaintsApplication, event_store_env
+from services.complaints.application import ComplaintsApplication
 from services.complaints.arrivals import Arrivals
 from services.complaints.blind_index import IndexKeyError
 from services.complaints.customer_access import CustomerAccess
@@ -22,6 +22,7 @@ from services.complaints.customer_searches import SearchLog
 from services.complaints.domain.clock import Clock, SystemClock
 from services.complaints.domain.customer import CodeRules
 from services.complaints.domain.policy import PolicyError
+from services.complaints.event_store import event_store_env
 from services.complaints.feed import Feed
 from services.complaints.group_commit import GroupCommit
 from services.complaints.monitor import DeadlineMonitor

@@ -14,9 +14,7 @@ the caller's idempotency answer are written by the event store's recorder
 from __future__ import annotations
 
 import contextlib
-import secrets
 import threading
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast, overload
@@ -26,9 +24,8 @@ from zoneinfo import ZoneInfo
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import IntegrityError, Recording
-from eventsourcing.utils import get_topic
-from sqlalchemy.engine import make_url
 
+from services.complaints.case_numbers import case_id, new_case_number
 from services.complaints.domain import access
 from services.complaints.domain.access import NoTeams, TeamMembership
 from services.complaints.domain.clock import Clock, SystemClock
@@ -38,7 +35,6 @@ from services.complaints.domain.policy import PolicyError, SlaPolicy
 from services.complaints.domain.policy_book import PolicyBook
 from services.complaints.domain.workflow import Action
 from services.complaints.group_commit import Change, GroupCommit
-from services.complaints.recorders import PostgresComplaintsRecorder, SQLiteComplaintsRecorder
 from services.complaints.vault import KeyDraft, Vault
 from services.kernel.database import Row
 
@@ -75,7 +71,6 @@ RepeatFinder = Callable[[Mapping[str, Any], str | None, datetime, SlaPolicy], li
 READ_ATTEMPTS = 5
 # Commands without If-Match retry a lost race this often before answering 409.
 WRITE_ATTEMPTS = 5
-CASE_NAMESPACE = uuid.UUID("6f1c3b4e-2a43-4d0e-9a8e-3f7f0b8f6d21")
 # The row that stores a caller's answer to a command (its Idempotency-Key), made
 # from the complaint as the command leaves it; saved in the command's transaction.
 Answer = Callable[[Complaint], Row]
@@ -99,54 +94,6 @@ class PreconditionFailed(Exception):
         super().__init__(f"The complaint is at version {actual}, not {wanted}.")
         self.expected = expected
         self.actual = actual
-
-
-def event_store_env(database_url: str, lock_timeout_seconds: int = 5) -> dict[str, str]:
-    """The eventsourcing environment for a database URL (SQLite file or PostgreSQL)."""
-    url = make_url(database_url)
-    if url.drivername.startswith("sqlite"):
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(url.database),
-            "SQLITE_LOCK_TIMEOUT": "30",
-            "APPLICATION_RECORDER_TOPIC": get_topic(SQLiteComplaintsRecorder),
-        }
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": str(url.database),
-        "POSTGRES_HOST": url.host or "127.0.0.1",
-        "POSTGRES_PORT": str(url.port or 5432),
-        "POSTGRES_USER": url.username or "postgres",
-        "POSTGRES_PASSWORD": url.password or "",
-        # Writers queue on the event table lock for at most this long, then fail
-        # cleanly instead of piling up behind a stuck transaction.
-        "POSTGRES_LOCK_TIMEOUT": str(lock_timeout_seconds),
-        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
-        "POSTGRES_POOL_SIZE": "10",
-        "POSTGRES_MAX_OVERFLOW": "10",
-        "POSTGRES_PRE_PING": "y",
-        "CREATE_TABLE": "y",
-        "APPLICATION_RECORDER_TOPIC": get_topic(PostgresComplaintsRecorder),
-    }
-
-
-def case_id(case_number: str) -> UUID:
-    """The complaint id a case number stands for.
-
-    Deriving the id from the number lets the event store's unique key on
-    (id, version 1) guarantee that no two complaints share a case number.
-    """
-    return uuid.uuid5(CASE_NAMESPACE, case_number)
-
-
-def new_case_number(at: datetime, zone: ZoneInfo | None = None) -> str:
-    """A number short enough to read over the phone: local date and six random digits.
-
-    The date is the operator's (``zone``), as the customer reads it: a
-    complaint at 01:00 in Shanghai carries that day's date, not yesterday's UTC one.
-    """
-    local = at.astimezone(zone) if zone is not None else at
-    return f"{local:%y%m%d}-{secrets.randbelow(1_000_000):06d}"
 
 
 class ComplaintsApplication(Application[UUID]):

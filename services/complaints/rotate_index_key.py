@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 
-from services.complaints.application import ComplaintsApplication, event_store_env
+from services.complaints.application import ComplaintsApplication
 from services.complaints.blind_index import new_index_key
 from services.complaints.customer_index import CustomerIndex
+from services.complaints.event_store import event_store_env
 from services.complaints.policy_archive import PolicyArchive
 from services.complaints.settings import ComplaintsSettings
 from services.complaints.vault import Vault

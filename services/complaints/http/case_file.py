@@ -10,7 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime
 
-from services.complaints.application import ComplaintNotFound, case_id
+from services.complaints.application import ComplaintNotFound
+from services.complaints.case_numbers import case_id
 from services.complaints.domain.complaint import Complaint
 from services.complaints.http.exchange import (
     MAX_POSITION,
