@@ -8,12 +8,14 @@ exit (SIGKILL on demand, for crash tests).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -115,3 +117,49 @@ class ServiceProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+SERVICES = ("complaints", "notifications", "audit", "portal")
+
+
+@contextlib.contextmanager
+def four_services(
+    tmp: Path, extra: Callable[[str], dict[str, str]] | None = None
+) -> Iterator[dict[str, ServiceProcess]]:
+    """The four services as processes, each on its own SQLite file in `tmp`, stopped after.
+
+    `extra(name)` adds settings of the test's own to a service's environment.
+    """
+
+    def env(name: str, own: dict[str, str]) -> dict[str, str]:
+        return {**own, **(extra(name) if extra else {})}
+
+    complaints = ServiceProcess(
+        "complaints",
+        env("complaints", {"COMPLAINTS_DATABASE_URL": f"sqlite:///{tmp / 'complaints.db'}"}),
+        tmp / "complaints.log",
+    ).start()
+    others = {
+        "notifications": {
+            "NOTIFICATIONS_DATABASE_URL": f"sqlite:///{tmp / 'notifications.db'}",
+            "NOTIFICATIONS_FEED_URL": complaints.url,
+            "NOTIFICATIONS_DEFAULT_CHANNEL": "log",
+        },
+        "audit": {
+            "AUDIT_DATABASE_URL": f"sqlite:///{tmp / 'audit.db'}",
+            "AUDIT_FEED_URL": complaints.url,
+            "AUDIT_SIGNING_KEY": str(tmp / "audit-signing.pem"),
+        },
+        "portal": {
+            "PORTAL_COMPLAINTS_URL": complaints.url,
+            "PORTAL_CUSTOMER_TOKEN_SECRET": "customer-token-secret-for-e2e-tests-0123456789",
+        },
+    }
+    running = {"complaints": complaints}
+    try:
+        for name, own in others.items():
+            running[name] = ServiceProcess(name, env(name, own), tmp / f"{name}.log").start()
+        yield running
+    finally:
+        for process in reversed(running.values()):
+            process.stop()

@@ -10,7 +10,6 @@ the prefilled example body, which must register a complaint.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,44 +17,14 @@ from playwright.sync_api import Page, expect
 
 from services.kernel.auth import mint_token
 from tests.conftest import JWT_SECRET
-from tests.processes import ServiceProcess
-
-SERVICES = ("complaints", "notifications", "audit", "portal")
+from tests.processes import SERVICES, ServiceProcess, four_services
 
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
     """The four services, each on its own SQLite file, for the whole module."""
-    tmp: Path = tmp_path_factory.mktemp("docs")
-    complaints = ServiceProcess(
-        "complaints",
-        {"COMPLAINTS_DATABASE_URL": f"sqlite:///{tmp / 'complaints.db'}"},
-        tmp / "complaints.log",
-    ).start()
-    others = {
-        "notifications": {
-            "NOTIFICATIONS_DATABASE_URL": f"sqlite:///{tmp / 'notifications.db'}",
-            "NOTIFICATIONS_FEED_URL": complaints.url,
-            "NOTIFICATIONS_DEFAULT_CHANNEL": "log",
-        },
-        "audit": {
-            "AUDIT_DATABASE_URL": f"sqlite:///{tmp / 'audit.db'}",
-            "AUDIT_FEED_URL": complaints.url,
-            "AUDIT_SIGNING_KEY": str(tmp / "audit-signing.pem"),
-        },
-        "portal": {
-            "PORTAL_COMPLAINTS_URL": complaints.url,
-            "PORTAL_CUSTOMER_TOKEN_SECRET": "customer-token-secret-for-docs-tests-0123456789",
-        },
-    }
-    running = {"complaints": complaints}
-    try:
-        for name, env in others.items():
-            running[name] = ServiceProcess(name, env, tmp / f"{name}.log").start()
+    with four_services(tmp_path_factory.mktemp("docs")) as running:
         yield running
-    finally:
-        for process in reversed(running.values()):
-            process.stop()
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -11,14 +11,12 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.processes import ServiceProcess
+from tests.processes import SERVICES, ServiceProcess, four_services
 
-SERVICES = ("complaints", "notifications", "audit", "portal")
 PREFIX = {name: name.upper() + "_" for name in SERVICES}
 # Long enough that only the deadline (one second) can end the request, never the test.
 GIVE_UP_AFTER = 20.0
@@ -27,7 +25,6 @@ GIVE_UP_AFTER = 20.0
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
     """The four services with one-second read deadlines, for the whole module."""
-    tmp: Path = tmp_path_factory.mktemp("timeouts")
 
     def timeouts(name: str) -> dict[str, str]:
         return {
@@ -35,36 +32,8 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
             f"{PREFIX[name]}BODY_TIMEOUT_SECONDS": "1",
         }
 
-    complaints = ServiceProcess(
-        "complaints",
-        {"COMPLAINTS_DATABASE_URL": f"sqlite:///{tmp / 'complaints.db'}", **timeouts("complaints")},
-        tmp / "complaints.log",
-    ).start()
-    others = {
-        "notifications": {
-            "NOTIFICATIONS_DATABASE_URL": f"sqlite:///{tmp / 'notifications.db'}",
-            "NOTIFICATIONS_FEED_URL": complaints.url,
-            "NOTIFICATIONS_DEFAULT_CHANNEL": "log",
-        },
-        "audit": {
-            "AUDIT_DATABASE_URL": f"sqlite:///{tmp / 'audit.db'}",
-            "AUDIT_FEED_URL": complaints.url,
-            "AUDIT_SIGNING_KEY": str(tmp / "audit-signing.pem"),
-        },
-        "portal": {
-            "PORTAL_COMPLAINTS_URL": complaints.url,
-            "PORTAL_CUSTOMER_TOKEN_SECRET": "customer-token-secret-for-timeout-tests-0123456789",
-        },
-    }
-    running = {"complaints": complaints}
-    try:
-        for name, env in others.items():
-            process = ServiceProcess(name, {**env, **timeouts(name)}, tmp / f"{name}.log")
-            running[name] = process.start()
+    with four_services(tmp_path_factory.mktemp("timeouts"), timeouts) as running:
         yield running
-    finally:
-        for process in reversed(running.values()):
-            process.stop()
 
 
 def _trickle(port: int, head: bytes, drip: bytes) -> bytes:
