@@ -104,7 +104,8 @@ def build_dispatcher(
         Backoff(settings.backoff_base_seconds, settings.backoff_max_seconds),
         max_attempts=settings.max_attempts,
         lease_seconds=settings.claim_lease_seconds,
-        slowest_send=settings.slowest_send_seconds,
+        # A batch sent within a twentieth of the lease needs no renewals (3 s of 60).
+        fresh_for=settings.claim_lease_seconds / 20,
         batch=settings.dispatch_batch,
         concurrency=settings.dispatch_concurrency,
         quiet_hours=QuietHours.parse(settings.quiet_hours, settings.timezone)

@@ -53,7 +53,7 @@ class Dispatcher:
         *,
         max_attempts: int = 8,
         lease_seconds: float = 60.0,
-        slowest_send: float | None = None,
+        fresh_for: float = 0.0,
         batch: int = 20,
         quiet_hours: QuietHours | None = None,
         metrics: NotificationMetrics | None = None,
@@ -69,9 +69,9 @@ class Dispatcher:
         self.backoff = backoff
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
-        # A claim with more than this left is not renewed before its send: the send
-        # ends before the claim can run out. Unknown (None): always renewed.
-        self.slowest_send = lease_seconds if slowest_send is None else slowest_send
+        # A claim taken less than this long ago is sent without renewing it first:
+        # renewing would add no more than this to its term. 0: always renewed.
+        self.fresh_for = max(0.0, min(fresh_for, lease_seconds))
         self.batch = batch
         self.quiet_hours = quiet_hours
         self.metrics = metrics
@@ -110,12 +110,12 @@ class Dispatcher:
         started = self.clock()
         left = (message.claimed_until or started) - started
         # Renewing is a write: on SQLite it queues on the file's one lock with the
-        # feed consumer, and in a burst every message paid for it. A fresh claim
-        # outlives the send anyway (the settings make the lease longer than the
-        # slowest send), so only a claim that aged in a slow batch is renewed.
-        if left <= self.slowest_send and not self.outbox.renew(
-            message, self.lease_seconds, started
-        ):
+        # feed consumer, and in a burst every message paid for it. A claim still
+        # within `fresh_for` of its full term gives the send all but those seconds
+        # of the margin a renewal would (the lease outlasting the slowest send and
+        # any clock difference between replicas); any older claim is renewed.
+        fresh = self.fresh_for > 0 and left >= self.lease_seconds - self.fresh_for
+        if not fresh and not self.outbox.renew(message, self.lease_seconds, started):
             # The claim ran out while earlier messages of the batch were sent.
             log.info("claim lost before sending", extra={"message_id": message.id})
             return

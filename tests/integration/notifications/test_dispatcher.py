@@ -261,13 +261,13 @@ def test_webhook_messages_are_signed_with_the_subscription_secret(stack: Stack, 
     stack.subscriptions.delete(subscription.id)
 
 
-@pytest.mark.parametrize("slowest_send", [None, 0.5])
+@pytest.mark.parametrize("fresh_for", [0.0, 0.2])
 def test_a_batch_that_outlives_its_claims_is_never_sent_twice(
-    tmp_path: Path, slowest_send: float | None
+    tmp_path: Path, fresh_for: float
 ) -> None:
     """Two dispatchers: the first's batch is slower than its claim; the second takes over.
 
-    With `slowest_send` a claim is renewed only once it has that little left,
+    With `fresh_for` a claim taken that recently is sent without renewing it,
     which must still never let a message go out twice.
     """
     import collections
@@ -332,7 +332,7 @@ def test_a_batch_that_outlives_its_claims_is_never_sent_twice(
             Renderer(timezone="UTC", hotline="1"),
             Backoff(1, 2),
             lease_seconds=1.1,
-            slowest_send=slowest_send,
+            fresh_for=fresh_for,
             batch=6,
         )
 
@@ -488,10 +488,104 @@ def test_a_fresh_claim_is_sent_without_renewing_it(tmp_path: Path) -> None:
         Renderer(timezone="UTC", hotline="1"),
         Backoff(1, 2),
         lease_seconds=60,
-        slowest_send=20,
+        fresh_for=3,
     )
     assert dispatcher.dispatch_once() == 3
     statuses = [m.status for m in outbox.list(MessageFilter(), 10, None)[0]]
     assert statuses == ["sent"] * 3
     assert renewals == []
     engine.dispose()
+
+
+def _aged_claim_rig(
+    tmp_path: Path, event_type: str, skew: float = 0.0
+) -> tuple[Any, dict[str, float], list[str], Any]:
+    """One claimed message, a fake clock, and a second replica that dispatches mid-send."""
+    import uuid
+
+    from services.kernel.database import create_database_engine
+    from services.notifications.addressing import Address
+    from services.notifications.outbox import NewMessage, Outbox
+
+    clock = {"now": T0}
+    engine = create_database_engine(f"sqlite:///{tmp_path}/n.db")
+    outbox = Outbox(engine)
+    context: dict[str, Any] = {"case_number": "260301-000001", "deadlines": {}}
+    with engine.begin() as conn:
+        outbox.add(
+            conn,
+            [
+                NewMessage(
+                    str(uuid.uuid4()),
+                    "260301-000001",
+                    str(uuid.uuid4()),
+                    event_type,
+                    1,
+                    "customer",
+                    "customer",
+                    None,
+                    "email",
+                    "receipt",
+                    "en",
+                    context,
+                )
+            ],
+            now=T0,
+        )
+    sends: list[str] = []
+    replicas: list[Dispatcher] = []
+
+    class SendTime:  # a result's words and its portal link: two calls, each under 10 s
+        def for_message(self, message: Any) -> dict[str, Any]:
+            clock["now"] += 19.5
+            return {}
+
+    class Book:  # the contact read, under its 10 s timeout
+        def resolve(self, message: Any) -> Address:
+            clock["now"] += 9.5
+            return Address("x@example.com")
+
+    class Email:
+        name = "email"
+
+        def send(self, delivery: Any) -> str:
+            clock["now"] += 9.0  # the channel, under its timeout
+            sends.append(delivery.key)
+            if len(sends) == 1:
+                replicas[1].dispatch_once()  # another replica's round meanwhile
+            return "ok"
+
+    def replica(offset: float) -> Dispatcher:
+        return Dispatcher(
+            outbox,
+            {"email": cast(Any, Email())},
+            cast(AddressBook, Book()),
+            Renderer(timezone="UTC", hotline="1"),
+            Backoff(1, 2),
+            lease_seconds=60,
+            fresh_for=3,  # the service's own choice: a twentieth of the lease
+            clock=lambda: clock["now"] + offset,
+            send_time=cast(Any, SendTime()) if event_type == "Resolved" else None,
+        )
+
+    replicas.extend([replica(0.0), replica(skew)])
+    [message] = outbox.claim(20, 60, 8, clock["now"])
+    return replicas[0], clock, sends, message
+
+
+def test_a_slow_result_message_on_an_aged_claim_is_sent_once(tmp_path: Path) -> None:
+    # A review's reproduction: renewing only claims with less than "the slowest send"
+    # left missed the result message's two extra calls, so its claim ran out mid-send
+    # and another replica sent it again. An aged claim is now always renewed.
+    dispatcher, clock, sends, message = _aged_claim_rig(tmp_path, "Resolved")
+    clock["now"] += 25  # earlier messages of the batch took 25 s: 35 s of claim left
+    dispatcher.deliver(message)
+    assert len(sends) == 1, f"sent {len(sends)} times under one delivery key"
+
+
+def test_an_aged_claim_survives_clock_skew_between_replicas(tmp_path: Path) -> None:
+    # The same review: 21 s of claim left, a second replica's clock 5 s ahead.
+    dispatcher, clock, sends, message = _aged_claim_rig(tmp_path, "Registered", skew=5.0)
+    clock["now"] += 39
+    dispatcher.deliver(message)
+    assert len(sends) == 1, f"sent {len(sends)} times under one delivery key"
