@@ -135,14 +135,21 @@ class NotificationsSettings(ServingSettings):
         slowest = self.slowest_send_seconds
         if self.claim_lease_seconds <= slowest:
             raise ValueError(
-                f"CLAIM_LEASE_SECONDS must exceed {slowest:g} s (twice the longest timeout)."
+                f"CLAIM_LEASE_SECONDS must exceed {slowest:g} s, the slowest send (the "
+                "contact read, the portal's result and link, and the channel, each timed out)."
             )
         return self
 
     @property
     def slowest_send_seconds(self) -> float:
-        """The longest one send may take: the contact read and the channel, each timed out."""
-        return max(self.smtp_timeout_seconds, self.http_timeout_seconds) * 2
+        """The longest one send may take, each of its calls timed out.
+
+        A result notice makes four calls: the contact read, the result's words
+        and the portal link (all HTTP), then the channel (SMTP or HTTP).
+        """
+        return 3 * self.http_timeout_seconds + max(
+            self.smtp_timeout_seconds, self.http_timeout_seconds
+        )
 
     @property
     def contact_url(self) -> str:

@@ -210,7 +210,7 @@ def notifications(tmp_path: Path, complaints: ServiceProcess) -> Iterator[Notifi
             "NOTIFICATIONS_SMTP_FROM": "care@operator.example",
             "NOTIFICATIONS_SMTP_TIMEOUT_SECONDS": "2",
             "NOTIFICATIONS_HTTP_TIMEOUT_SECONDS": "2",
-            "NOTIFICATIONS_CLAIM_LEASE_SECONDS": "5",
+            "NOTIFICATIONS_CLAIM_LEASE_SECONDS": "9",
             "NOTIFICATIONS_QUIET_HOURS": "",
             "NOTIFICATIONS_DISPATCH_INTERVAL_SECONDS": "0.1",
             "NOTIFICATIONS_BACKOFF_BASE_SECONDS": "0.2",
