@@ -48,7 +48,7 @@ def create_database_engine(url: str, **kwargs: Any) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        def _pragmas(dbapi_connection: Any, record: Any) -> None:
             # Let pysqlite open no implicit transactions; SQLAlchemy emits BEGIN itself
             # so that the whole unit of work is one transaction.
             dbapi_connection.isolation_level = None
@@ -58,16 +58,21 @@ def create_database_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             # Deleted rows (destroyed data keys) are overwritten, not left in free pages.
             cursor.execute("PRAGMA secure_delete=ON")
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
+            record.info["synchronous"] = "FULL"
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
             options = conn.get_execution_options()
             if options.get("isolation_level") == "AUTOCOMMIT":
                 return  # A read (see `reading`): no transaction, no lock.
-            # Set on every write: pooled connections move between kinds of writes.
+            # Pooled connections move between kinds of writes: each connection's
+            # setting is remembered, and changed only when this write needs another.
             synchronous = "NORMAL" if options.get(_REPLAYABLE) else "FULL"
-            conn.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
+            if conn.info.get("synchronous") != synchronous:
+                conn.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
+                conn.info["synchronous"] = synchronous
             # IMMEDIATE takes the write lock up front, so two writers queue on the
             # busy timeout instead of failing with "database is locked" mid-transaction.
             conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -60,3 +60,31 @@ def test_only_replayable_writes_skip_the_fsync_on_sqlite(tmp_path: Path) -> None
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_a_write_sets_the_fsync_mode_only_when_it_changes(tmp_path: Path) -> None:
+    # Every SQLite write transaction of every service goes through this hook: plain
+    # writes on a connection already in FULL must not pay an extra statement.
+    from sqlalchemy import event
+
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'n.db'}", pool_size=1)
+    pragmas: list[str] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_: (
+            pragmas.append(statement) if statement.startswith("PRAGMA synchronous") else None
+        ),
+    )
+    try:
+        for _ in range(3):
+            with engine.begin() as conn:
+                conn.execute(text("SELECT 1"))
+        assert pragmas == []
+        with replayable(engine).begin() as conn:
+            conn.execute(text("SELECT 1"))
+        with engine.begin() as conn:
+            conn.execute(text("SELECT 1"))
+        assert pragmas == ["PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"]
+    finally:
+        engine.dispose()
