@@ -261,6 +261,55 @@ def test_webhook_messages_are_signed_with_the_subscription_secret(stack: Stack, 
     stack.subscriptions.delete(subscription.id)
 
 
+def _email_receipts(
+    tmp_path: Path, count: int, event_type: str = "Registered", now: float | None = None
+) -> Any:
+    """A fresh SQLite outbox holding `count` e-mail receipts, each of its own complaint."""
+    import uuid
+
+    from services.kernel.database import create_database_engine
+    from services.notifications.outbox import NewMessage, Outbox
+
+    outbox = Outbox(create_database_engine(f"sqlite:///{tmp_path}/n.db"))
+    context: dict[str, Any] = {
+        "case_number": "260301-000001",
+        "deadlines": {},
+        "event_type": event_type,
+    }
+    with outbox.engine.begin() as conn:
+        outbox.add(
+            conn,
+            [
+                NewMessage(
+                    str(uuid.uuid4()),
+                    "260301-000001",
+                    str(uuid.uuid4()),
+                    event_type,
+                    position,
+                    "customer",
+                    "customer",
+                    None,
+                    "email",
+                    "receipt",
+                    "en",
+                    context,
+                )
+                for position in range(count)
+            ],
+            **({} if now is None else {"now": now}),
+        )
+    return outbox
+
+
+class _OneAddress:
+    """An address book that knows one e-mail address for everyone."""
+
+    def resolve(self, message: Any) -> Any:
+        from services.notifications.addressing import Address
+
+        return Address("x@example.com")
+
+
 @pytest.mark.parametrize("fresh_for", [0.0, 0.2])
 def test_a_batch_that_outlives_its_claims_is_never_sent_twice(
     tmp_path: Path, fresh_for: float
@@ -273,43 +322,13 @@ def test_a_batch_that_outlives_its_claims_is_never_sent_twice(
     import collections
     import threading
     import time
-    import uuid
 
     from services.kernel.backoff import Backoff
-    from services.kernel.database import create_database_engine
-    from services.notifications.addressing import Address
     from services.notifications.dispatcher import Dispatcher
-    from services.notifications.outbox import NewMessage, Outbox
     from services.notifications.templating import Renderer
 
-    engine = create_database_engine(f"sqlite:///{tmp_path}/n.db")
-    outbox = Outbox(engine)
-    context: dict[str, Any] = {
-        "case_number": "260301-000001",
-        "deadlines": {},
-        "event_type": "Registered",
-    }
-    with engine.begin() as conn:
-        outbox.add(
-            conn,
-            [
-                NewMessage(
-                    str(uuid.uuid4()),
-                    "260301-000001",
-                    str(uuid.uuid4()),
-                    "Registered",
-                    i,
-                    "customer",
-                    "customer",
-                    None,
-                    "email",
-                    "receipt",
-                    "en",
-                    context,
-                )
-                for i in range(6)
-            ],
-        )
+    outbox = _email_receipts(tmp_path, 6)
+    engine = outbox.engine
     sent: collections.Counter[str] = collections.Counter()
 
     class SlowEmail:
@@ -320,15 +339,11 @@ def test_a_batch_that_outlives_its_claims_is_never_sent_twice(
             sent[delivery.key] += 1
             return "ok"
 
-    class Book:
-        def resolve(self, message: Any) -> Address:
-            return Address("x@example.com")
-
     def dispatcher() -> Dispatcher:
         return Dispatcher(
             outbox,
             {"email": cast(Any, SlowEmail())},
-            cast(AddressBook, Book()),
+            cast(AddressBook, _OneAddress()),
             Renderer(timezone="UTC", hotline="1"),
             Backoff(1, 2),
             lease_seconds=1.1,
@@ -356,7 +371,6 @@ def test_a_batch_is_sent_in_parallel_each_complaint_in_order(tmp_path: Path) -> 
     import uuid
 
     from services.kernel.database import create_database_engine
-    from services.notifications.addressing import Address
     from services.notifications.outbox import NewMessage, Outbox
 
     engine = create_database_engine(f"sqlite:///{tmp_path}/n.db")
@@ -405,15 +419,11 @@ def test_a_batch_is_sent_in_parallel_each_complaint_in_order(tmp_path: Path) -> 
                 order[message.complaint_id].append(message.feed_position)
             return "ok"
 
-    class Book:
-        def resolve(self, message: Any) -> Address:
-            return Address("x@example.com")
-
     claimed, _ = outbox.list(MessageFilter(), limit=20)
     dispatcher = Dispatcher(
         outbox,
         {"email": cast(Any, SlowEmail())},
-        cast(AddressBook, Book()),
+        cast(AddressBook, _OneAddress()),
         Renderer(timezone="UTC", hotline="1"),
         Backoff(1, 2),
         batch=20,
@@ -431,48 +441,17 @@ def test_a_batch_is_sent_in_parallel_each_complaint_in_order(tmp_path: Path) -> 
 
 def test_a_fresh_claim_is_sent_without_renewing_it(tmp_path: Path) -> None:
     """A renewal is a write (on SQLite, behind the file's one lock): only aged claims pay it."""
-    import uuid
 
     from sqlalchemy import event
 
-    from services.kernel.database import create_database_engine
-    from services.notifications.addressing import Address
-    from services.notifications.outbox import NewMessage, Outbox
-
-    engine = create_database_engine(f"sqlite:///{tmp_path}/n.db")
-    outbox = Outbox(engine)
-    context: dict[str, Any] = {"case_number": "260301-000001", "deadlines": {}}
-    with engine.begin() as conn:
-        outbox.add(
-            conn,
-            [
-                NewMessage(
-                    str(uuid.uuid4()),
-                    "260301-000001",
-                    str(uuid.uuid4()),
-                    "Registered",
-                    i,
-                    "customer",
-                    "customer",
-                    None,
-                    "email",
-                    "receipt",
-                    "en",
-                    context,
-                )
-                for i in range(3)
-            ],
-        )
+    outbox = _email_receipts(tmp_path, 3)
+    engine = outbox.engine
 
     class Email:
         name = "email"
 
         def send(self, delivery: Any) -> str:
             return "ok"
-
-    class Book:
-        def resolve(self, message: Any) -> Address:
-            return Address("x@example.com")
 
     renewals: list[str] = []
 
@@ -484,7 +463,7 @@ def test_a_fresh_claim_is_sent_without_renewing_it(tmp_path: Path) -> None:
     dispatcher = Dispatcher(
         outbox,
         {"email": cast(Any, Email())},
-        cast(AddressBook, Book()),
+        cast(AddressBook, _OneAddress()),
         Renderer(timezone="UTC", hotline="1"),
         Backoff(1, 2),
         lease_seconds=60,
@@ -501,37 +480,11 @@ def _aged_claim_rig(
     tmp_path: Path, event_type: str, skew: float = 0.0
 ) -> tuple[Any, dict[str, float], list[str], Any]:
     """One claimed message, a fake clock, and a second replica that dispatches mid-send."""
-    import uuid
 
-    from services.kernel.database import create_database_engine
     from services.notifications.addressing import Address
-    from services.notifications.outbox import NewMessage, Outbox
 
     clock = {"now": T0}
-    engine = create_database_engine(f"sqlite:///{tmp_path}/n.db")
-    outbox = Outbox(engine)
-    context: dict[str, Any] = {"case_number": "260301-000001", "deadlines": {}}
-    with engine.begin() as conn:
-        outbox.add(
-            conn,
-            [
-                NewMessage(
-                    str(uuid.uuid4()),
-                    "260301-000001",
-                    str(uuid.uuid4()),
-                    event_type,
-                    1,
-                    "customer",
-                    "customer",
-                    None,
-                    "email",
-                    "receipt",
-                    "en",
-                    context,
-                )
-            ],
-            now=T0,
-        )
+    outbox = _email_receipts(tmp_path, 1, event_type=event_type, now=T0)
     sends: list[str] = []
     replicas: list[Dispatcher] = []
 
@@ -559,7 +512,7 @@ def _aged_claim_rig(
         return Dispatcher(
             outbox,
             {"email": cast(Any, Email())},
-            cast(AddressBook, Book()),
+            cast(AddressBook, _OneAddress()),
             Renderer(timezone="UTC", hotline="1"),
             Backoff(1, 2),
             lease_seconds=60,
