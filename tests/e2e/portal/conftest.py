@@ -16,7 +16,12 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.e2e.notifications.conftest import STAFF_TOML, SmtpServer, WebhookReceiver, bearer
+from tests.e2e.notifications.conftest import (  # noqa: F401 - `smtp`: the same fixture here
+    STAFF_TOML,
+    WebhookReceiver,
+    bearer,
+    smtp,
+)
 from tests.processes import ServiceProcess
 
 CUSTOMER_SECRET = "customer-token-secret-for-e2e-tests-0123456789abcdef"
@@ -101,14 +106,6 @@ def system(tmp_path: Path) -> Iterator[SystemFactory]:
     yield start
     for process in reversed(started):
         process.stop()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    """A running SMTP server."""
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
