@@ -11,9 +11,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +25,7 @@ from services.kernel.contract import problem_responses
 from services.kernel.customer_tokens import CustomerTokenRefused
 from services.kernel.problem_types import problem_type_uri
 from services.kernel.problems import Problem
+from services.kernel.rendering import DocumentResponse
 
 # Every route runs through `_run`, which answers these (besides the implied ones).
 router = APIRouter(
@@ -131,11 +130,11 @@ async def _run(operation: Callable[[], T]) -> T:
 @router.get("/{case_number}", summary="The customer's view of their case")
 async def customer_view(
     request: Request, case_number: CaseNumber, _: Annotated[Principal, Depends(SERVICE)]
-) -> JSONResponse:
+) -> Response:
     """Status, masked contact, deadlines, the result and what the customer may do."""
     access = _access(request)
     view = await _run(lambda: access.view(case_number))
-    return JSONResponse(jsonable_encoder(view))
+    return DocumentResponse(view)
 
 
 @router.post("/{case_number}/confirm", summary="The customer confirms or rates")
@@ -145,7 +144,7 @@ async def customer_confirm(
     body: CustomerRating,
     principal: Annotated[Principal, Depends(SERVICE)],
     via: Via = "portal",
-) -> JSONResponse:
+) -> Response:
     """Confirmed (or SurveyAnswered after closure), actor role `customer`."""
     access = _access(request)
     await _run(lambda: access.confirm(case_number, via, body.satisfaction, body.comment))
@@ -159,7 +158,7 @@ async def customer_dispute(
     body: CustomerDispute,
     principal: Annotated[Principal, Depends(SERVICE)],
     via: Via = "portal",
-) -> JSONResponse:
+) -> Response:
     """Disputed, actor role `customer`, inside the windows the workflow allows."""
     access = _access(request)
     await _run(lambda: access.dispute(case_number, via, body.reason))
